@@ -1,0 +1,39 @@
+# Every target installs what it needs into .venv first (idempotent; re-runs when pyproject.toml changes).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# torch is pinned to the CPU build: a bare `torch` requirement pulls a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet '$(TORCH)'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,train]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/toolforge tools validate tool_schemas
+	$(BIN)/toolforge generate --n 1000 --seed 0 --split train --out data/datasets/example
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_rewards.py
+	$(BIN)/python benchmarks/bench_values.py
+	$(BIN)/python benchmarks/bench_generate.py --n 100000
+	$(BIN)/python benchmarks/bench_generate.py --n 1000000 --workers 2
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -1,0 +1,270 @@
+"""Request and response bodies. Naming: `XCreate` in, `XPublic` out, `XsPublic{data, count}` for lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from generators.spec import DatasetSpec
+
+
+class ORM(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- tools ------------------------------------------------------------------------------------
+
+
+class ToolPublic(ORM):
+    name: str
+    version: int
+    domain: str
+    split: str
+    sha256: str
+    document: dict[str, Any]
+    created_at: datetime
+    retired_at: datetime | None = None
+
+
+class ToolsPublic(BaseModel):
+    data: list[ToolPublic]
+    count: int
+    registry_digest: str
+
+
+class ToolImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["openai", "mcp", "hermes", "bfcl"] = Field(description="Source format of `content`.")
+    content: str = Field(description="The file content, as text.", max_length=5_000_000)
+    split: Literal["train", "heldout"] = "train"
+    domain: str = Field("imported", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class ToolImportResult(BaseModel):
+    imported: list[ToolPublic]
+    refused: list[dict[str, str]]
+    renamed: dict[str, str]
+
+
+# --- datasets ---------------------------------------------------------------------------------
+
+
+class TrainOnReady(BaseModel):
+    """Queue a training job as soon as the dataset is ready (config goes to the worker as is)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    base_model: str = Field("Qwen/Qwen2.5-7B-Instruct", description="Base model path or id.")
+    method: Literal["grpo", "dpo"] = "grpo"
+
+
+class DatasetCreate(DatasetSpec):
+    """A dataset spec, plus what to do when it is ready."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"name": "weather-demo", "n": 1000, "seed": 7, "split": "train",
+                 "ratios": {"execution": 0.6, "clarification": 0.25, "refusal": 0.15},
+                 "tools": {"domains": ["weather", "travel"]}, "distractors": {"min": 2, "max": 4}}
+            ]
+        },
+    )
+
+    train: TrainOnReady | None = Field(None, description="If set, queue a training job when ready.")
+
+
+class FilePublic(BaseModel):
+    name: str
+    sha256: str
+    size: int
+    url: str
+
+
+class DatasetPublic(ORM):
+    id: str
+    name: str
+    kind: str
+    status: Literal["pending", "ready", "failed"]
+    spec: dict[str, Any]
+    registry_digest: str
+    parent_id: str | None = None
+    error: str | None = None
+    created_at: datetime
+    ready_at: datetime | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    files: list[FilePublic] = Field(default_factory=list)
+    job_id: str | None = None
+
+
+class DatasetsPublic(BaseModel):
+    data: list[DatasetPublic]
+    count: int
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+
+class JobPublic(ORM):
+    id: str
+    kind: Literal["generation", "training", "evaluation"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    payload: dict[str, Any]
+    dataset_id: str | None = None
+    model_id: str | None = None
+    progress_done: int
+    progress_total: int
+    rate: float | None = None
+    eta_seconds: float | None = None
+    metrics: dict[str, Any]
+    error: str | None = None
+    attempts: int
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    checkpoint_uri: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobsPublic(BaseModel):
+    data: list[JobPublic]
+    count: int
+
+
+class TrainingJobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str
+    config: dict[str, Any] = Field(default_factory=dict, description="Training settings for the worker.")
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    worker_id: str = Field(min_length=1, max_length=128)
+    lease_seconds: int | None = Field(None, ge=5, le=86_400)
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    worker_id: str = Field(min_length=1, max_length=128)
+    progress_done: int | None = Field(None, ge=0)
+    progress_total: int | None = Field(None, ge=0)
+    metrics: dict[str, Any] | None = None
+    checkpoint_uri: str | None = Field(None, max_length=2000)
+
+
+class ModelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    name: str = Field(min_length=1, max_length=128)
+    dataset_id: str | None = None
+    base_model: str = Field(min_length=1, max_length=256)
+    config: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    artifact_uri: str = Field(min_length=1, max_length=2000)
+
+
+class JobComplete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    worker_id: str = Field(min_length=1, max_length=128)
+    model: ModelCreate
+
+
+class JobFail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    worker_id: str = Field(min_length=1, max_length=128)
+    error: str = Field(min_length=1, max_length=10_000)
+
+
+# --- models, evaluations, events --------------------------------------------------------------
+
+
+class ModelPublic(ORM):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    id: str
+    name: str
+    dataset_id: str | None
+    job_id: str | None
+    base_model: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    artifact_uri: str
+    created_at: datetime
+
+
+class ModelsPublic(BaseModel):
+    data: list[ModelPublic]
+    count: int
+
+
+class EvaluationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_id: str | None = None
+    endpoint: str | None = Field(None, max_length=2000)
+    dataset_id: str
+    metrics: dict[str, Any]
+    report_uri: str | None = Field(None, max_length=2000)
+
+
+class EvaluationPublic(ORM):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    id: str
+    model_id: str | None
+    endpoint: str | None
+    dataset_id: str
+    metrics: dict[str, Any]
+    report_uri: str | None
+    created_at: datetime
+
+
+class EvaluationsPublic(BaseModel):
+    data: list[EvaluationPublic]
+    count: int
+
+
+class Lineage(BaseModel):
+    dataset: DatasetPublic | None
+    model: ModelPublic
+    evaluations: list[EvaluationPublic]
+
+
+class EventPublic(ORM):
+    id: int
+    type: str
+    subject_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class EventsPublic(BaseModel):
+    data: list[EventPublic]
+    count: int
+    next_cursor: int = Field(description="Pass as `after` to resume after the last event returned.")
+
+
+class ScoreRequest(BaseModel):
+    """Completions to score against samples (each sample: `reward_model` and `tools`, as in a dataset row)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[dict[str, Any]] = Field(max_length=10_000)
+    completions: list[str] = Field(max_length=10_000)
+    mode: Literal["tiered", "binary"] = "tiered"
+
+
+class ScoreResponse(BaseModel):
+    rewards: list[float]
+    details: list[dict[str, Any]]
+    mean: float

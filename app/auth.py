@@ -1,0 +1,127 @@
+"""API keys: random secrets, stored as sha256, compared in constant time, checked by scope.
+
+A key reads `tf_<prefix>_<secret>`. The prefix finds the row; the secret's hash is compared with
+`hmac.compare_digest`. Keys are high-entropy (256 bits), so a plain sha256 is the right hash (a slow
+password hash would only slow every request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthorized
+from app.models import ApiKey, new_id
+
+SCOPES = ("read", "write", "worker", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str | None
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+ANONYMOUS = Principal(None, frozenset())
+
+
+def _sha(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(session: Session, name: str, scopes: list[str], secret: str | None = None) -> str:
+    """Create a key and return it in clear (the only time it is seen).
+
+    Args:
+        session: an open session (committed here).
+        name: a label for people.
+        scopes: any of read, write, worker, admin.
+        secret: a fixed key (the bootstrap admin key); random when None.
+
+    Returns:
+        The key, `tf_<prefix>_<secret>`.
+    """
+    bad = sorted(set(scopes) - set(SCOPES))
+    if bad or not scopes:
+        raise ValueError(f"unknown scope(s) {bad}; choose from {', '.join(SCOPES)}")
+    if secret is None:
+        prefix, body = secrets.token_hex(6), secrets.token_urlsafe(32)
+        key = f"tf_{prefix}_{body}"
+    else:
+        key = secret
+        prefix = _sha(secret)[:12]
+    existing = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if existing is None:
+        session.add(ApiKey(id=new_id("key"), name=name, prefix=prefix, secret_sha256=_sha(key),
+                           scopes=",".join(sorted(set(scopes)))))
+        session.commit()
+    return key
+
+
+def _prefix_of(key: str) -> str:
+    parts = key.split("_", 2)
+    if len(parts) == 3 and parts[0] == "tf" and len(parts[1]) == 12:
+        return parts[1]
+    return _sha(key)[:12]
+
+
+def authenticate(session: Session, key: str) -> Principal | None:
+    """Return the principal for `key`, or None when it is unknown or revoked."""
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == _prefix_of(key)))
+    # Compare even when no row exists, so timing does not reveal which prefixes exist.
+    expected = row.secret_sha256 if row is not None else "0" * 64
+    if not hmac.compare_digest(expected, _sha(key)) or row is None or row.revoked_at is not None:
+        return None
+    return Principal(row.id, frozenset(row.scopes.split(",")))
+
+
+def _key_from(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def current_principal(request: Request, session: SessionDep) -> Principal:
+    key = _key_from(request)
+    if key is None:
+        return ANONYMOUS
+    principal = authenticate(session, key)
+    if principal is None:
+        raise Unauthorized("the API key is unknown or revoked; create one with `toolforge keys create`")
+    return principal
+
+
+def require(scope: str):  # type: ignore[no-untyped-def]
+    """A dependency that admits principals holding `scope` (reads may be open by setting)."""
+
+    def check(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if scope == "read" and request.app.state.settings.open_reads and request.method in ("GET", "HEAD"):
+            return principal
+        if principal.key_id is None:
+            raise Unauthorized(f"this request needs an API key with the {scope!r} scope "
+                               "(header `Authorization: Bearer tf_...`)")
+        if not principal.allows(scope):
+            raise Forbidden(f"the API key lacks the {scope!r} scope; create one with "
+                            f"`toolforge keys create --scope {scope}`")
+        return principal
+
+    check.required_scope = scope  # type: ignore[attr-defined]  # read by the route-enumerating auth test
+    return check
+
+
+ReadDep = Annotated[Principal, Depends(require("read"))]
+WriteDep = Annotated[Principal, Depends(require("write"))]
+WorkerDep = Annotated[Principal, Depends(require("worker"))]
+AdminDep = Annotated[Principal, Depends(require("admin"))]

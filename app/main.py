@@ -1,0 +1,72 @@
+"""The FastAPI application: `create_app(settings)` wires storage, database, routes and the job dispatcher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.auth import create_key
+from app.db import make_engine, make_sessionmaker, migrate
+from app.errors import install_error_handlers
+from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from app.routes import datasets, events, health, jobs, models, rewards, tools
+from app.services.generation import Dispatcher
+from app.services.tools import seed_from_registry
+from app.settings import Settings, get_settings
+from app.storage import ArtifactStore
+from generators.registry import load_registry
+
+log = logging.getLogger("toolforge")
+
+DESCRIPTION = """
+ToolForge generates verifiable tool-calling datasets (execution, clarification, refusal), trains
+models on them with GRPO and evaluates them on held-out tools.
+
+Writes need an API key (`Authorization: Bearer tf_...`, created with `toolforge keys create`).
+Errors are `{"type", "detail"}`; `detail` says what to change.
+"""
+
+
+def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> FastAPI:
+    """Build the app. `run_jobs=False` leaves generation jobs queued (for another API replica to run)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.store = ArtifactStore(settings.resolved_artifact_url)
+        with app.state.sessions() as session:
+            added = seed_from_registry(session, load_registry(settings.tools_dir, settings.registry_limits()))
+            if settings.bootstrap_admin_key:
+                create_key(session, "bootstrap-admin", ["admin"], secret=settings.bootstrap_admin_key)
+        log.info("registry seeded from %s (%d new tool versions)", settings.tools_dir, added)
+        dispatcher = Dispatcher(settings, app.state.sessions) if run_jobs else None
+        if dispatcher:
+            dispatcher.start()
+        yield
+        if dispatcher:
+            dispatcher.stop()
+        engine.dispose()
+
+    app = FastAPI(title="ToolForge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.index_cache = {}
+    install_error_handlers(app)
+    for router in (tools.router, datasets.router, jobs.router, models.router, events.router, rewards.router,
+                   health.router):
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"])
+    return app

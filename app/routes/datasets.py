@@ -1,0 +1,179 @@
+"""Dataset versions: create (202 + job), read, page samples, download files, delete."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.exc import IntegrityError
+
+from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic
+from app.auth import ReadDep, WriteDep
+from app.db import SessionDep
+from app.errors import Conflict, InvalidInput, NotFound
+from app.models import IdempotencyRecord
+from app.services import datasets as datasets_service
+from app.services.sample_index import SampleIndex
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.post("", response_model=DatasetPublic, status_code=202,
+             responses={200: {"description": "The same spec and seed already had this version."}})
+def create_dataset(
+    body: DatasetCreate, request: Request, response: Response, session: SessionDep, _: WriteDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> DatasetPublic | Response:
+    """Queue generation of a dataset version (202); the same spec and seed return the same version."""
+    request_hash = hashlib.sha256(orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    if idempotency_key:
+        replay = _replay(session, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+    version, _job, created = datasets_service.create_dataset(session, body, request.app.state.settings.max_dataset_n)
+    public = datasets_service.to_public(session, version, _base_url(request))
+    status = 202 if created or version.status == "pending" else 200
+    response.status_code = status
+    if idempotency_key:
+        session.add(IdempotencyRecord(key=idempotency_key, request_sha256=request_hash, status_code=status,
+                                      response=public.model_dump(mode="json")))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            replay = _replay(session, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
+    return public
+
+
+def _replay(session: SessionDep, key: str, request_hash: str) -> Response | None:
+    record = session.get(IdempotencyRecord, key)
+    if record is None:
+        return None
+    if record.request_sha256 != request_hash:
+        raise InvalidInput("this Idempotency-Key was used with a different request body; use a new key")
+    return Response(orjson.dumps(record.response), status_code=record.status_code, media_type="application/json",
+                    headers={"Idempotent-Replayed": "true"})
+
+
+@router.get("", response_model=DatasetsPublic)
+def list_datasets(
+    request: Request, session: SessionDep, _: ReadDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    status: Annotated[str | None, Query(pattern="^(pending|ready|failed)$")] = None,
+    name: Annotated[str | None, Query(max_length=128)] = None,
+    kind: Annotated[str | None, Query(max_length=16)] = None,
+) -> DatasetsPublic:
+    """List dataset versions, newest first."""
+    limit = min(limit, request.app.state.settings.max_page_size)
+    rows, total = datasets_service.list_datasets(session, offset, limit, status, name, kind)
+    base = _base_url(request)
+    return DatasetsPublic(data=[datasets_service.to_public(session, r, base) for r in rows], count=total)
+
+
+@router.get("/{dataset_id}", response_model=DatasetPublic)
+def get_dataset(dataset_id: str, request: Request, session: SessionDep, _: ReadDep) -> DatasetPublic:
+    """Get one dataset version, with its files and counts once ready."""
+    return datasets_service.to_public(session, datasets_service.get_dataset(session, dataset_id), _base_url(request))
+
+
+def _ready(session: SessionDep, dataset_id: str):  # type: ignore[no-untyped-def]
+    version = datasets_service.get_dataset(session, dataset_id)
+    if version.status != "ready":
+        raise Conflict(f"dataset {dataset_id} is {version.status}; wait for status 'ready' (GET /v1/jobs/...)")
+    return version
+
+
+def _file(request: Request, version, name: str) -> dict:  # type: ignore[no-untyped-def]
+    files = datasets_service.files_of(version)
+    if name not in files:
+        raise NotFound(f"dataset {version.id} has no file {name!r}; it has {', '.join(sorted(files))}")
+    return files[name]
+
+
+@router.get("/{dataset_id}/stats")
+def get_stats(dataset_id: str, request: Request, session: SessionDep, _: ReadDep) -> Response:
+    """The version's `stats.json` (counts per behaviour, tool, domain, rejection reason)."""
+    version = _ready(session, dataset_id)
+    entry = _file(request, version, "stats.json")
+    with request.app.state.store.open(entry["sha256"]) as fh:
+        return Response(fh.read(), media_type="application/json")
+
+
+@router.get("/{dataset_id}/card", response_class=Response, responses={200: {"content": {"text/markdown": {}}}})
+def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep) -> Response:
+    """The version's dataset card (Markdown)."""
+    version = _ready(session, dataset_id)
+    entry = _file(request, version, "README.md")
+    with request.app.state.store.open(entry["sha256"]) as fh:
+        return Response(fh.read(), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/{dataset_id}/samples")
+def list_samples(
+    dataset_id: str, request: Request, session: SessionDep, _: ReadDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal)$")] = None,
+    tool: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """A page of samples (`{"data": [...], "count": total matching}`), optionally by behaviour and tool."""
+    limit = min(limit, request.app.state.settings.max_page_size)
+    version = _ready(session, dataset_id)
+    manifest = version.manifest or {}
+    store = request.app.state.store
+    index = _index(request, version.id, manifest)
+    keys = ([f"behavior:{behavior}"] if behavior else []) + ([f"tool:{tool}"] if tool else [])
+    samples_sha = manifest["files"][manifest["samples_file"]]["sha256"]
+    with store.open(samples_sha) as fh:
+        if len(keys) <= 1:
+            lines, total = index.page(keys[0] if keys else "all", offset, limit, fh)
+        else:
+            lines, total = index.page_filtered(keys, offset, limit, fh)
+    body = b'{"data":[' + b",".join(lines) + b'],"count":' + str(total).encode() + b',"offset":' + \
+        str(offset).encode() + b"}"
+    return Response(body, media_type="application/json")
+
+
+def _index(request: Request, dataset_id: str, manifest: dict) -> SampleIndex:
+    cache = request.app.state.index_cache
+    index = cache.get(dataset_id)
+    if index is None:
+        entry = manifest["files"][datasets_service.INDEX_FILE]
+        with request.app.state.store.open(entry["sha256"]) as fh:
+            index = SampleIndex(fh.read())
+        if len(cache) >= 32:
+            cache.pop(next(iter(cache)))
+        cache[dataset_id] = index
+    return index
+
+
+@router.get("/{dataset_id}/files/{name}", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}}}})
+def download_file(dataset_id: str, name: str, request: Request, session: SessionDep, _: ReadDep) -> StreamingResponse:
+    """Download one file of a ready version; `X-Checksum-Sha256` and `Content-Length` come with it."""
+    version = _ready(session, dataset_id)
+    entry = _file(request, version, name)
+    media = {"jsonl": "application/x-ndjson", "json": "application/json", "md": "text/markdown",
+             "parquet": "application/vnd.apache.parquet"}.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+    return StreamingResponse(
+        request.app.state.store.iter_bytes(entry["sha256"]), media_type=media,
+        headers={"Content-Length": str(entry["size"]), "X-Checksum-Sha256": entry["sha256"],
+                 "ETag": f'"{entry["sha256"]}"', "Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.delete("/{dataset_id}", status_code=204)
+def delete_dataset(dataset_id: str, session: SessionDep, _: WriteDep) -> Response:
+    """Delete a version that no model, evaluation, derived dataset or unfinished job depends on."""
+    datasets_service.delete_dataset(session, dataset_id)
+    return Response(status_code=204)

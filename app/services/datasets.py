@@ -1,0 +1,154 @@
+"""Dataset versions: content-addressed creation, publication of generated files, reads."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.api_models import DatasetCreate, DatasetPublic, FilePublic
+from app.errors import Conflict, InvalidInput, NotFound
+from app.models import DatasetVersion, Evaluation, Job, ModelVersion, now
+from app.services import jobs as jobs_service
+from app.services.events import publish
+from app.services.tools import live_registry
+from generators import GENERATOR_VERSION
+from generators.spec import DatasetSpec, SpecError, select_tools
+
+INDEX_FILE = "samples.index"
+
+
+def content_key(spec: dict[str, Any], registry_digest: str, kind: str = "samples") -> str:
+    """The address of a version: what determines its bytes (spec, registry, generator version)."""
+    canonical = orjson.dumps({"spec": spec, "registry": registry_digest, "generator": GENERATOR_VERSION,
+                              "kind": kind}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def create_dataset(session: Session, body: DatasetCreate, max_n: int) -> tuple[DatasetVersion, Job | None, bool]:
+    """Create (or find) the version for a spec and queue its generation.
+
+    Returns:
+        `(version, job, created)`; `created` is False when the same spec and seed already had a version.
+
+    Raises:
+        InvalidInput: the spec is over the size cap or cannot be satisfied by the live registry.
+    """
+    if body.n > max_n:
+        raise InvalidInput(f"n={body.n} is above this server's cap of {max_n}; lower n or raise "
+                           "TOOLFORGE_MAX_DATASET_N")
+    registry, rows = live_registry(session)
+    spec = DatasetSpec.model_validate(body.model_dump(exclude={"train"}))
+    try:
+        chosen = select_tools(registry, spec)
+    except SpecError as exc:
+        raise InvalidInput(str(exc)) from exc
+    spec_dict = spec.model_dump(mode="json")
+    key = content_key(spec_dict, registry.digest)
+    existing = session.scalar(select(DatasetVersion).where(DatasetVersion.content_key == key))
+    if existing is not None and existing.status != "failed":
+        return existing, latest_job(session, existing.id), False
+    # Pin the registry: the job generates from exactly these tool versions, whatever changes later.
+    payload = {"spec": spec_dict, "tool_version_ids": [r.id for r in rows], "selected": [t.name for t in chosen],
+               "train": body.train.model_dump() if body.train else None}
+    if existing is not None:  # a failed version is retried in place
+        existing.status, existing.error = "pending", None
+        job = jobs_service.create_job(session, "generation", payload, existing.id)
+        session.commit()
+        return existing, job, True
+    version = DatasetVersion(id=f"ds_{key[:24]}", name=spec.name, kind="samples", content_key=key,
+                             status="pending", spec=spec_dict, registry_digest=registry.digest)
+    session.add(version)
+    try:
+        session.flush()
+        job = jobs_service.create_job(session, "generation", payload, version.id)
+        session.commit()
+    except IntegrityError:
+        # A concurrent request created the same version first: return theirs.
+        session.rollback()
+        version = session.scalars(select(DatasetVersion).where(DatasetVersion.content_key == key)).one()
+        return version, latest_job(session, version.id), False
+    return version, job, True
+
+
+def latest_job(session: Session, dataset_id: str) -> Job | None:
+    return session.scalar(
+        select(Job).where(Job.dataset_id == dataset_id, Job.kind == "generation").order_by(Job.created_at.desc())
+        .limit(1)
+    )
+
+
+def get_dataset(session: Session, dataset_id: str) -> DatasetVersion:
+    row = session.get(DatasetVersion, dataset_id)
+    if row is None:
+        raise NotFound(f"no dataset version {dataset_id!r}; GET /v1/datasets lists them")
+    return row
+
+
+def files_of(version: DatasetVersion) -> dict[str, dict[str, Any]]:
+    return (version.manifest or {}).get("files", {})
+
+
+def to_public(session: Session, version: DatasetVersion, base_url: str = "") -> DatasetPublic:
+    files = [
+        FilePublic(name=name, sha256=f["sha256"], size=f["size"],
+                   url=f"{base_url}/v1/datasets/{version.id}/files/{name}")
+        for name, f in sorted(files_of(version).items())
+    ]
+    job = latest_job(session, version.id)
+    return DatasetPublic.model_validate(
+        {**{c: getattr(version, c) for c in ("id", "name", "kind", "status", "spec", "registry_digest", "parent_id",
+                                              "error", "created_at", "ready_at")},
+         "counts": (version.manifest or {}).get("counts", {}), "files": files, "job_id": job.id if job else None}
+    )
+
+
+def list_datasets(session: Session, offset: int, limit: int, status: str | None, name: str | None,
+                  kind: str | None) -> tuple[list[DatasetVersion], int]:
+    query = select(DatasetVersion)
+    if status:
+        query = query.where(DatasetVersion.status == status)
+    if name:
+        query = query.where(DatasetVersion.name == name)
+    if kind:
+        query = query.where(DatasetVersion.kind == kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(DatasetVersion.created_at.desc(), DatasetVersion.id)
+                           .offset(offset).limit(limit))
+    return list(rows), total
+
+
+def delete_dataset(session: Session, dataset_id: str) -> None:
+    """Delete a version that nothing depends on (its blobs stay: they are content-addressed and may be shared)."""
+    version = get_dataset(session, dataset_id)
+    dependants = [
+        ("model versions", select(func.count()).select_from(ModelVersion).where(ModelVersion.dataset_id == dataset_id)),
+        ("evaluations", select(func.count()).select_from(Evaluation).where(Evaluation.dataset_id == dataset_id)),
+        ("derived datasets", select(func.count()).select_from(DatasetVersion)
+         .where(DatasetVersion.parent_id == dataset_id)),
+        ("unfinished jobs", select(func.count()).select_from(Job)
+         .where(Job.dataset_id == dataset_id, Job.status.in_(("queued", "running")))),
+    ]
+    for label, query in dependants:
+        count = session.scalar(query) or 0
+        if count:
+            raise Conflict(f"dataset {dataset_id} has {count} {label} depending on it; delete those first")
+    for job in session.scalars(select(Job).where(Job.dataset_id == dataset_id)):
+        job.dataset_id = None
+    session.delete(version)
+    session.commit()
+
+
+def mark_ready(session: Session, dataset_id: str, manifest: dict[str, Any]) -> None:
+    """Publish a version (the caller commits, together with the job's success)."""
+    version = get_dataset(session, dataset_id)
+    version.manifest = manifest
+    version.status = "ready"
+    version.ready_at = now()
+    version.error = None
+    publish(session, "dataset.ready", dataset_id, {"name": version.name, "counts": manifest.get("counts", {}),
+                                                   "split": version.spec.get("split")})

@@ -1,0 +1,187 @@
+"""Generation jobs: claimed by the API's dispatcher thread, run in a child process, published atomically.
+
+The child (`python -m app.services.generation JOB_ID`) owns the job's lease and heartbeats it with
+its progress. It writes into a private work folder, copies every file into the content-addressed
+store, and only then flips the version to `ready` in the same transaction as the job's success.
+A child that dies stops heartbeating; the lease expires and the dispatcher queues the job again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.models import ToolVersion
+from app.services import datasets as datasets_service
+from app.services import jobs as jobs_service
+from app.services.events import publish
+from app.services.sample_index import build_index
+from app.services.tools import registry_from_documents
+from app.settings import Settings
+from app.storage import ArtifactStore, StorageError
+
+log = logging.getLogger("toolforge.generation")
+LEASE_SECONDS = 30
+
+
+class JobAborted(Exception):
+    """The job was cancelled or its lease taken over; stop without publishing."""
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process the same storage settings as the API."""
+    return {
+        **os.environ,
+        "TOOLFORGE_DATA_DIR": str(settings.data_dir),
+        "TOOLFORGE_DATABASE_URL": settings.resolved_database_url,
+        "TOOLFORGE_ARTIFACT_URL": settings.resolved_artifact_url,
+        "TOOLFORGE_GENERATION_WORKERS": str(settings.generation_workers),
+    }
+
+
+class Dispatcher:
+    """Claims queued generation jobs and runs each in a child process (one API may run several)."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], max_running: int = 2):
+        self.settings = settings
+        self.sessions = sessions
+        self.max_running = max_running
+        self.owner = f"api-{os.getpid()}-{id(self):x}"
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="generation-dispatcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.25):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a database blip must not kill the dispatcher
+                log.exception("generation dispatcher tick failed")
+
+    def tick(self) -> None:
+        for job_id, child in list(self.children.items()):
+            if child.poll() is not None:
+                del self.children[job_id]
+        if len(self.children) >= self.max_running:
+            return
+        with self.sessions() as session:
+            job = jobs_service.claim_next(session, "generation", self.owner, LEASE_SECONDS)
+        if job is None:
+            return
+        cmd = [sys.executable, "-m", "app.services.generation", job.id, self.owner]
+        self.children[job.id] = subprocess.Popen(cmd, env=settings_env(self.settings))
+
+
+def _tool_documents(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+    rows = session.query(ToolVersion).filter(ToolVersion.id.in_(ids)).all()
+    return [r.document for r in rows]
+
+
+def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Generate, store and publish one dataset version (the body of the child process)."""
+    from generators.pipeline import generate_dataset
+    from generators.spec import DatasetSpec
+
+    work = settings.data_dir / "work" / job_id
+    with sessions() as session:
+        job = jobs_service.get_job(session, job_id)
+        dataset_id = job.dataset_id
+        payload = job.payload
+        registry = registry_from_documents(_tool_documents(session, payload["tool_version_ids"]))
+    spec = DatasetSpec.model_validate(payload["spec"])
+    last = [0.0]
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        moment = time.monotonic()
+        if moment - last[0] < 0.5 and done < total:
+            return
+        last[0] = moment
+        rate = done / max(moment - started, 1e-6)
+        with sessions() as s:
+            try:
+                jobs_service.heartbeat(s, job_id, owner, LEASE_SECONDS, progress_done=done, progress_total=total,
+                                       rate=rate)
+            except Exception as exc:
+                raise JobAborted(str(exc)) from exc
+
+    try:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        progress(0, spec.n)
+        generate_dataset(registry, spec, work, progress=progress, workers=settings.generation_workers)
+        manifest = publish_files(work, ArtifactStore(settings.resolved_artifact_url))
+        with sessions() as session:
+            if not jobs_service.finish(session, job_id, owner, "succeeded"):
+                session.rollback()
+                raise JobAborted("job no longer leased to this process")
+            datasets_service.mark_ready(session, dataset_id, manifest)
+            train = payload.get("train")
+            if train:
+                jobs_service.create_job(session, "training", {"config": train}, dataset_id)
+            session.commit()
+    except JobAborted as exc:
+        log.warning("generation job %s aborted: %s", job_id, exc)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job, never lost
+        reason = str(exc) if isinstance(exc, StorageError | ValueError) else f"{type(exc).__name__}: {exc}"
+        log.error("generation job %s failed: %s\n%s", job_id, reason, traceback.format_exc())
+        with sessions() as session:
+            if jobs_service.finish(session, job_id, owner, "failed", error=reason):
+                version = datasets_service.get_dataset(session, dataset_id)
+                version.status, version.error = "failed", reason
+                publish(session, "dataset.failed", dataset_id, {"error": reason})
+            session.commit()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def publish_files(work: Path, store: ArtifactStore) -> dict[str, Any]:
+    """Index the samples, copy every file into the store, and return the version's manifest."""
+    import orjson
+
+    samples = sorted(work.glob("*.jsonl"))
+    if len(samples) != 1:
+        raise RuntimeError(f"expected one .jsonl file in the generator output, found {len(samples)}")
+    build_index(samples[0], work / datasets_service.INDEX_FILE)
+    files: dict[str, dict[str, Any]] = {}
+    for path in sorted(p for p in work.iterdir() if p.is_file()):
+        stored = store.put_file(path)
+        files[path.name] = {"sha256": stored.sha256, "size": stored.size, "uri": stored.uri}
+    generator_manifest = orjson.loads((work / "manifest.json").read_bytes()) if (work / "manifest.json").exists() \
+        else {}
+    return {"files": files, "samples_file": samples[0].name, "counts": generator_manifest.get("counts", {}),
+            "generator": generator_manifest}
+
+
+def main(argv: list[str]) -> int:
+    from app.db import make_engine, make_sessionmaker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    job_id, owner = argv[1], argv[2]
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    run_job(job_id, owner, settings, make_sessionmaker(engine))
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

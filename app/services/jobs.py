@@ -1,0 +1,185 @@
+"""Jobs and leases. Every transition is a conditional UPDATE, so two claimers can never both win.
+
+A running job holds a lease (`lease_owner`, `lease_expires_at`); heartbeats extend it. A job
+whose lease expired goes back to the queue with its last checkpoint, up to `MAX_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, NotFound
+from app.models import Job, ModelVersion, new_id, now
+from app.services.events import publish
+
+MAX_ATTEMPTS = 3
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id!r}; GET /v1/jobs lists them")
+    return job
+
+
+def create_job(session: Session, kind: str, payload: dict[str, Any], dataset_id: str | None = None) -> Job:
+    """Queue a job (added to the session; the caller commits)."""
+    job = Job(id=new_id("job"), kind=kind, status="queued", payload=payload, dataset_id=dataset_id)
+    session.add(job)
+    publish(session, "job.queued", job.id, {"kind": kind, "dataset_id": dataset_id})
+    return job
+
+
+def requeue_expired(session: Session, kind: str) -> int:
+    """Put running jobs of `kind` whose lease expired back in the queue (or fail them after too many tries)."""
+    expired = list(session.scalars(
+        select(Job).where(Job.kind == kind, Job.status == "running", Job.lease_expires_at < now())
+    ))
+    for job in expired:
+        give_up = job.attempts >= MAX_ATTEMPTS
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+        if give_up:
+            values |= {"status": "failed", "finished_at": now(),
+                       "error": f"lease expired {job.attempts} times (worker lost); giving up"}
+        else:
+            values |= {"status": "queued"}
+        res = session.execute(
+            update(Job).where(Job.id == job.id, Job.status == "running", Job.lease_owner == job.lease_owner)
+            .values(**values)
+        )
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            publish(session, "job.failed" if give_up else "job.requeued", job.id,
+                    {"kind": kind, "checkpoint_uri": job.checkpoint_uri, "attempts": job.attempts})
+    session.commit()
+    return len(expired)
+
+
+def claim_next(session: Session, kind: str, owner: str, lease_seconds: int) -> Job | None:
+    """Claim the oldest queued job of `kind` for `owner`; None when the queue is empty."""
+    requeue_expired(session, kind)
+    candidates = session.scalars(
+        select(Job.id).where(Job.kind == kind, Job.status == "queued").order_by(Job.created_at, Job.id).limit(8)
+    ).all()
+    for job_id in candidates:
+        moment = now()
+        res = session.execute(
+            update(Job).where(Job.id == job_id, Job.status == "queued").values(
+                status="running", lease_owner=owner, lease_expires_at=moment + timedelta(seconds=lease_seconds),
+                attempts=Job.attempts + 1, started_at=moment,
+            )
+        )
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            publish(session, "job.running", job_id, {"kind": kind, "owner": owner})
+            session.commit()
+            job = session.get(Job, job_id)
+            session.refresh(job)
+            return job
+        session.rollback()
+    return None
+
+
+def heartbeat(session: Session, job_id: str, owner: str, lease_seconds: int, *, progress_done: int | None = None,
+              progress_total: int | None = None, metrics: dict[str, Any] | None = None,
+              checkpoint_uri: str | None = None, rate: float | None = None) -> Job:
+    """Extend `owner`'s lease and record progress.
+
+    Raises:
+        Conflict: the job is not running under this owner any more (lease lost or cancelled).
+    """
+    values: dict[str, Any] = {"lease_expires_at": now() + timedelta(seconds=lease_seconds), "updated_at": now()}
+    if progress_done is not None:
+        values["progress_done"] = progress_done
+    if progress_total is not None:
+        values["progress_total"] = progress_total
+    if rate is not None:
+        values["rate"] = rate
+    if metrics:
+        values["metrics"] = metrics
+    if checkpoint_uri:
+        values["checkpoint_uri"] = checkpoint_uri
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "running", Job.lease_owner == owner).values(**values)
+    )
+    session.commit()
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        job = get_job(session, job_id)
+        raise Conflict(f"job {job_id} is {job.status} and not leased to {owner!r}; stop working on it",
+                       extra={"status": job.status})
+    return get_job(session, job_id)
+
+
+def finish(session: Session, job_id: str, owner: str | None, status: str, *, error: str | None = None,
+           model_id: str | None = None) -> bool:
+    """Move a running job to a final status if `owner` still holds it; False when it does not.
+
+    The caller commits (so the transition lands with the rows it announces).
+    """
+    where = [Job.id == job_id, Job.status == "running"]
+    if owner is not None:
+        where.append(Job.lease_owner == owner)
+    values: dict[str, Any] = {"status": status, "finished_at": now(), "lease_expires_at": None, "error": error}
+    if model_id:
+        values["model_id"] = model_id
+    res = session.execute(update(Job).where(*where).values(**values))
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    publish(session, f"job.{status}", job_id, {"error": error} if error else {})
+    return True
+
+
+def cancel(session: Session, job_id: str) -> Job:
+    job = get_job(session, job_id)
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .values(status="cancelled", finished_at=now(), lease_owner=None, lease_expires_at=None)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"job {job_id} is already {job.status}; only queued or running jobs can be cancelled")
+    publish(session, "job.cancelled", job_id, {"kind": job.kind})
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def release(session: Session, job_id: str, owner: str) -> Job:
+    """Give a running job back to the queue (a worker stopping cleanly), keeping its checkpoint."""
+    res = session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "running", Job.lease_owner == owner)
+        .values(status="queued", lease_owner=None, lease_expires_at=None)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"job {job_id} is not leased to {owner!r}")
+    publish(session, "job.requeued", job_id, {"reason": "released"})
+    session.commit()
+    return get_job(session, job_id)
+
+
+def complete_training(session: Session, job_id: str, owner: str, model: dict[str, Any]) -> ModelVersion:
+    """Register the model version a training job produced; exactly once per job."""
+    job = get_job(session, job_id)
+    if job.kind != "training":
+        raise Conflict(f"job {job_id} is a {job.kind} job, not a training job")
+    existing = session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
+    if existing is not None:
+        return existing
+    row = ModelVersion(id=new_id("model"), job_id=job_id, **model)
+    session.add(row)
+    session.flush()
+    if not finish(session, job_id, owner, "succeeded", model_id=row.id):
+        session.rollback()
+        raise Conflict(f"job {job_id} is {job.status} and not leased to {owner!r}; the model was not registered")
+    publish(session, "model.ready", row.id, {"dataset_id": row.dataset_id, "job_id": job_id,
+                                             "evaluate": bool(job.payload.get("evaluate", True))})
+    session.commit()
+    return row
+
+
+def eta(job: Job) -> float | None:
+    if job.rate and job.progress_total and job.status == "running":
+        return max(job.progress_total - job.progress_done, 0) / job.rate
+    return None

@@ -1,0 +1,7 @@
+"""ToolForge's pure generation library: registry, values, templates, behaviours, verification, export.
+
+`GENERATOR_VERSION` is part of every dataset version's address: bump it whenever a change alters the
+bytes generated for the same spec and seed.
+"""
+
+GENERATOR_VERSION = "0.1.0"
