@@ -19,7 +19,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/toolforge tools validate tool_schemas
-	$(BIN)/toolforge generate --n 1000 --seed 0 --split train --out data/datasets/example
+	$(BIN)/toolforge serve
 
 test: $(STAMP)
 	$(BIN)/ruff check .

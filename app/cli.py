@@ -1,4 +1,4 @@
-"""`toolforge` command line: the registry, dataset generation and reward scoring.
+"""`toolforge` command line: the registry, generation, scoring, the service and its client.
 
 Every failure exits non-zero with a one-line reason per problem on stderr.
 """
@@ -94,8 +94,121 @@ def tools_import(
     for original, new in sorted(result.renamed.items()):
         typer.echo(f"renamed {original} -> {new}")
     for refused in result.refused:
-        typer.echo(f"refused {refused.name}: {refused.reason}", err=True)
+        typer.echo(f"refused {refused}", err=True)
     typer.echo(f"imported {len(written)} tool(s) into {out}; refused {len(result.refused)}")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the dataset files into (must be empty or absent).")],
+    n: Annotated[int, typer.Option("--n", help="Number of samples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 0,
+    split: Annotated[str, typer.Option(help="train or heldout (evaluation sets).")] = "train",
+    ratios: Annotated[str, typer.Option(help="execution,clarification,refusal shares summing to 1.")] = "0.6,0.25,0.15",
+    name: Annotated[str, typer.Option(help="Dataset name.")] = "dataset",
+    domains: Annotated[str | None, typer.Option(help="Comma-separated domains to draw tools from.")] = None,
+    distractors: Annotated[str, typer.Option(help="min,max distractor tools per prompt.")] = "2,5",
+    workers: Annotated[int, typer.Option(help="Processes (output is identical for any count).")] = 1,
+    directory: DirOption = None,
+) -> None:
+    """Generate a dataset version into a folder (JSONL, Parquet, stats, card, manifest)."""
+    from pydantic import ValidationError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from generators.pipeline import generate_dataset
+    from generators.spec import DatasetSpec, SpecError
+
+    registry = _registry(directory)
+    try:
+        lo, hi = (int(x) for x in distractors.split(","))
+        spec = DatasetSpec(name=name, n=n, seed=seed, split=split, ratios=ratios,
+                           tools={"domains": domains.split(",") if domains else None},
+                           distractors={"min": lo, "max": hi})
+    except (ValidationError, ValueError) as exc:
+        raise fail(_validation_message(exc)) from exc
+    if out.exists() and any(out.iterdir()):
+        raise fail(f"{out} is not empty; choose a new folder (dataset files are never overwritten)")
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task("generating", total=n)
+        try:
+            manifest = generate_dataset(registry, spec, out, progress=lambda d, t: bar.update(task, completed=d),
+                                        workers=workers)
+        except SpecError as exc:
+            raise fail(str(exc)) from exc
+    counts = manifest.get("counts", {})
+    typer.echo(f"wrote {n} samples to {out} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+
+
+def _validation_message(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+@app.command()
+def score(
+    samples: Annotated[Path, typer.Option(help="Dataset JSONL (rows with reward_model and tools).")],
+    completions: Annotated[Path, typer.Option(help="JSONL of {sample_id, completion}.")],
+    mode: Annotated[str, typer.Option(help="tiered or binary")] = "tiered",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score completions against samples: mean reward, accuracy per behaviour, confusion matrix."""
+    from training.score import format_report, score_files
+
+    for path in (samples, completions):
+        if not path.is_file():
+            raise fail(f"{path} does not exist")
+    if mode not in ("tiered", "binary"):
+        raise fail("--mode must be 'tiered' or 'binary'")
+    report = score_files(samples, completions, mode)  # type: ignore[arg-type]
+    typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the REST service (embedded default: SQLite file + artifact folder under TOOLFORGE_DATA_DIR)."""
+    import uvicorn
+
+    settings = get_settings()
+    typer.echo(f"ToolForge on http://{host}:{port} — Swagger UI: http://{host}:{port}/docs "
+               f"(database {settings.resolved_database_url}, artifacts {settings.resolved_artifact_url})")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+keys_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[list[str], typer.Option("--scope", help="read, write, worker or admin (repeatable).")],
+    name: Annotated[str, typer.Option(help="A label for people.")] = "cli",
+) -> None:
+    """Create an API key in the service's database and print it (the only time it is shown)."""
+    from app.auth import create_key
+    from app.db import make_engine, make_sessionmaker, migrate
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    with make_sessionmaker(engine)() as session:
+        try:
+            key = create_key(session, name, scope)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+    typer.echo(key)
+
+
+from app.client_cli import datasets_app  # noqa: E402 - the HTTP client commands live in their own module
+
+app.add_typer(datasets_app, name="datasets")
 
 
 def main() -> None:

@@ -304,6 +304,17 @@ def validate_tool(doc: Any, source: str = "<input>", limits: Limits | None = Non
     return parse_tool(doc, source, limits or Limits())[1]
 
 
+def _nesting(value: Any) -> int:
+    """Deepest container nesting of a JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def parse_tool(doc: Any, src: str = "<input>", limits: Limits | None = None) -> tuple[Tool | None, list[Problem]]:
     """Validate one parsed tool document and build its `Tool`.
 
@@ -324,6 +335,10 @@ def parse_tool(doc: Any, src: str = "<input>", limits: Limits | None = None) -> 
         return None, problems
     fn = doc["function"]
     params = fn["parameters"]
+    # Check nesting before the meta-schema: jsonschema recurses and a hostile file would overflow the stack.
+    if _nesting(params) > 4 * limits.max_depth + 8:
+        return None, [Problem(src, "/function/parameters", f"schema nests deeper than {limits.max_depth} levels; "
+                              "flatten it")]
     try:
         Draft202012Validator.check_schema(params)
     except SchemaError as exc:
@@ -400,6 +415,8 @@ def parse_tool_bytes(raw: bytes, source: str = "<input>", limits: Limits | None 
         return None, [Problem(source, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
     except ValueError as exc:
         return None, [Problem(source, "", str(exc))]
+    except RecursionError:
+        return None, [Problem(source, "", "JSON nests too deeply to read; flatten the schema")]
     return parse_tool(doc, source, limits)
 
 

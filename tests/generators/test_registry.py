@@ -124,6 +124,14 @@ def test_too_deep_nesting_is_refused():
     assert [p.message for p in problems if "deeper than 8" in p.message]
 
 
+def test_hostile_nesting_does_not_overflow_the_stack():
+    leaf: dict = {"type": "string"}
+    for _ in range(2000):
+        leaf = {"type": "object", "properties": {"x": leaf}}
+    problems = validate_tool(tool_with("function/parameters/properties/city", leaf))
+    assert "deeper than" in problems[0].message
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
