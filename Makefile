@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned to the CPU build: a bare `torch` requirement pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean compose-check
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_values.py
 	$(BIN)/python benchmarks/bench_generate.py --n 100000
 	$(BIN)/python benchmarks/bench_generate.py --n 1000000 --workers 2
+
+# Validates docker-compose.yml without a Docker engine: PyPI's docker-compose 1.29 (needs cython<3 to build).
+compose-check:
+	test -x .venv-compose/bin/docker-compose || ( $(PY) -m venv .venv-compose && \
+	  echo 'cython<3' > .venv-compose/constraints.txt && \
+	  PIP_CONSTRAINT=.venv-compose/constraints.txt .venv-compose/bin/pip install --quiet docker-compose==1.29.2 )
+	sed 's/^TOOLFORGE_WORKER_KEY=$$/TOOLFORGE_WORKER_KEY=placeholder/' .env.example > .venv-compose/env
+	.venv-compose/bin/docker-compose --env-file .venv-compose/env -f docker-compose.yml config -q
+	@echo "docker-compose.yml is valid"
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

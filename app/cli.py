@@ -210,6 +210,13 @@ from app.client_cli import datasets_app  # noqa: E402 - the HTTP client commands
 
 app.add_typer(datasets_app, name="datasets")
 
+# Training-side commands (worker, evaluate, tiny-model) import torch/TRL lazily inside each command,
+# so the service's CLI stays light.
+from training import cli_evaluate, cli_worker  # noqa: E402
+
+cli_worker.register(app)
+cli_evaluate.register(app)
+
 
 def main() -> None:
     app()
