@@ -27,5 +27,5 @@ COPY generators generators
 COPY training training
 COPY tool_schemas tool_schemas
 # The base image's CUDA torch satisfies the train extra; vllm adds GPU rollouts.
-RUN pip install -e '.[train,vllm,postgres]'
+RUN pip install -e '.[train,vllm,postgres,tracking]'
 CMD ["toolforge", "worker", "--help"]

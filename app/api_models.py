@@ -154,6 +154,9 @@ class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     worker_id: str = Field(min_length=1, max_length=128)
+    lease_seconds: int | None = Field(None, ge=5, le=86_400,
+                                      description="New lease length (send the one you claimed with); "
+                                                  "default TOOLFORGE_LEASE_SECONDS.")
     progress_done: int | None = Field(None, ge=0)
     progress_total: int | None = Field(None, ge=0)
     metrics: dict[str, Any] | None = None

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
@@ -86,18 +88,26 @@ def authenticate(session: Session, key: str) -> Principal | None:
     return Principal(row.id, frozenset(row.scopes.split(",")))
 
 
-def _key_from(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
+# Declared through FastAPI's security class so the OpenAPI document has a bearer scheme and Swagger
+# UI shows its Authorize button; auto_error=False leaves a missing key to `require`.
+_bearer = HTTPBearer(auto_error=False, description="An API key, `tf_...` (`toolforge keys create`).")
+
+
+def _key_from(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    if credentials is not None:
+        return credentials.credentials.strip() or None
     return request.headers.get("x-api-key") or None
 
 
-def current_principal(request: Request, session: SessionDep) -> Principal:
-    key = _key_from(request)
+async def current_principal(
+    request: Request, session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Principal:
+    # Async, so an anonymous read costs no worker-thread hop; only the key lookup (I/O) takes one.
+    key = _key_from(request, credentials)
     if key is None:
         return ANONYMOUS
-    principal = authenticate(session, key)
+    principal = await run_in_threadpool(authenticate, session, key)
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked; create one with `toolforge keys create`")
     return principal
@@ -106,7 +116,9 @@ def current_principal(request: Request, session: SessionDep) -> Principal:
 def require(scope: str):  # type: ignore[no-untyped-def]
     """A dependency that admits principals holding `scope` (reads may be open by setting)."""
 
-    def check(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
         if scope == "read" and request.app.state.settings.open_reads and request.method in ("GET", "HEAD"):
             return principal
         if principal.key_id is None:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from app.auth import create_key
 from app.db import make_engine, make_sessionmaker, migrate
@@ -56,10 +57,12 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
             dispatcher.stop()
         engine.dispose()
 
-    app = FastAPI(title="ToolForge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPIOffline = FastAPI with the Swagger UI assets served from the package (no CDN needed).
+    app = FastAPIOffline(title="ToolForge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.index_cache = {}
+    app.state.ready_cache = {}
     install_error_handlers(app)
     for router in (tools.router, datasets.router, jobs.router, models.router, events.router, rewards.router,
                    health.router):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -68,7 +69,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -77,13 +78,20 @@ class BodyLimitMiddleware:
             await _too_large(send, self.max_bytes)
 
 
-class _TooLarge(Exception):
-    pass
+def _detail(limit: int) -> str:
+    return f"request body is over {limit} bytes; send less or raise TOOLFORGE_MAX_BODY_BYTES"
+
+
+class _TooLarge(HTTPException):
+    """Raised while the app reads a streamed body. An HTTPException because FastAPI turns any other
+    exception from a body read into a 400 but re-raises these, so the error handler renders the 413."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, _detail(limit))
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = (b'{"type":"payload_too_large","detail":"request body is over ' + str(limit).encode()
-            + b' bytes; send less or raise TOOLFORGE_MAX_BODY_BYTES"}')
+    body = b'{"type":"payload_too_large","detail":"' + _detail(limit).encode() + b'"}'
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

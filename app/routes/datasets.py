@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Annotated
 
 import orjson
@@ -120,7 +121,7 @@ def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep)
 
 @router.get("/{dataset_id}/samples")
 def list_samples(
-    dataset_id: str, request: Request, session: SessionDep, _: ReadDep,
+    dataset_id: str, request: Request, _: ReadDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal)$")] = None,
@@ -128,10 +129,9 @@ def list_samples(
 ) -> Response:
     """A page of samples (`{"data": [...], "count": total matching}`), optionally by behaviour and tool."""
     limit = min(limit, request.app.state.settings.max_page_size)
-    version = _ready(session, dataset_id)
-    manifest = version.manifest or {}
+    manifest = _ready_manifest(request, dataset_id)
     store = request.app.state.store
-    index = _index(request, version.id, manifest)
+    index = _index(request, dataset_id, manifest)
     keys = ([f"behavior:{behavior}"] if behavior else []) + ([f"tool:{tool}"] if tool else [])
     samples_sha = manifest["files"][manifest["samples_file"]]["sha256"]
     with store.open(samples_sha) as fh:
@@ -142,6 +142,25 @@ def list_samples(
     body = b'{"data":[' + b",".join(lines) + b'],"count":' + str(total).encode() + b',"offset":' + \
         str(offset).encode() + b"}"
     return Response(body, media_type="application/json")
+
+
+READY_CACHE_SECONDS = 5.0
+
+
+def _ready_manifest(request: Request, dataset_id: str) -> dict:
+    """The manifest of a ready version. Ready versions are immutable, so it is cached briefly
+    (the TTL bounds how long another replica may still serve a version deleted elsewhere)."""
+    cache = request.app.state.ready_cache
+    hit = cache.get(dataset_id)
+    moment = time.monotonic()
+    if hit is not None and hit[0] > moment:
+        return hit[1]
+    with request.app.state.sessions() as session:
+        manifest = _ready(session, dataset_id).manifest or {}
+    if len(cache) >= 256:
+        cache.clear()
+    cache[dataset_id] = (moment + READY_CACHE_SECONDS, manifest)
+    return manifest
 
 
 def _index(request: Request, dataset_id: str, manifest: dict) -> SampleIndex:
@@ -173,7 +192,9 @@ def download_file(dataset_id: str, name: str, request: Request, session: Session
 
 
 @router.delete("/{dataset_id}", status_code=204)
-def delete_dataset(dataset_id: str, session: SessionDep, _: WriteDep) -> Response:
+def delete_dataset(dataset_id: str, request: Request, session: SessionDep, _: WriteDep) -> Response:
     """Delete a version that no model, evaluation, derived dataset or unfinished job depends on."""
     datasets_service.delete_dataset(session, dataset_id)
+    request.app.state.ready_cache.pop(dataset_id, None)
+    request.app.state.index_cache.pop(dataset_id, None)
     return Response(status_code=204)

@@ -91,7 +91,7 @@ def claim_training_job(body: Claim, request: Request, session: SessionDep, _: Wo
 def heartbeat(job_id: str, body: Heartbeat, request: Request, session: SessionDep, _: WorkerDep) -> JobPublic:
     """Extend the lease and report progress, metrics and the last checkpoint; 409 when the lease was lost."""
     job = jobs_service.heartbeat(
-        session, job_id, body.worker_id, request.app.state.settings.lease_seconds,
+        session, job_id, body.worker_id, body.lease_seconds or request.app.state.settings.lease_seconds,
         progress_done=body.progress_done, progress_total=body.progress_total, metrics=body.metrics,
         checkpoint_uri=body.checkpoint_uri,
     )

@@ -51,11 +51,15 @@ def create_dataset(session: Session, body: DatasetCreate, max_n: int) -> tuple[D
     key = content_key(spec_dict, registry.digest)
     existing = session.scalar(select(DatasetVersion).where(DatasetVersion.content_key == key))
     if existing is not None and existing.status != "failed":
-        return existing, latest_job(session, existing.id), False
+        job = latest_job(session, existing.id)
+        # A pending version whose job was cancelled (or given up after lost leases) has no one working
+        # on it: queue it again below instead of returning a version that stays pending forever.
+        if existing.status == "ready" or (job is not None and job.status not in ("cancelled", "failed")):
+            return existing, job, False
     # Pin the registry: the job generates from exactly these tool versions, whatever changes later.
     payload = {"spec": spec_dict, "tool_version_ids": [r.id for r in rows], "selected": [t.name for t in chosen],
                "train": body.train.model_dump() if body.train else None}
-    if existing is not None:  # a failed version is retried in place
+    if existing is not None:  # a failed (or abandoned) version is retried in place
         existing.status, existing.error = "pending", None
         job = jobs_service.create_job(session, "generation", payload, existing.id)
         session.commit()

@@ -166,6 +166,9 @@ def complete_training(session: Session, job_id: str, owner: str, model: dict[str
         raise Conflict(f"job {job_id} is a {job.kind} job, not a training job")
     existing = session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
     if existing is not None:
+        # A retry by the worker that finished the job gets its model back; anyone else is told no.
+        if job.lease_owner != owner:
+            raise Conflict(f"job {job_id} was completed by another worker; the model was not registered")
         return existing
     row = ModelVersion(id=new_id("model"), job_id=job_id, **model)
     session.add(row)
@@ -174,7 +177,7 @@ def complete_training(session: Session, job_id: str, owner: str, model: dict[str
         session.rollback()
         raise Conflict(f"job {job_id} is {job.status} and not leased to {owner!r}; the model was not registered")
     publish(session, "model.ready", row.id, {"dataset_id": row.dataset_id, "job_id": job_id,
-                                             "evaluate": bool(job.payload.get("evaluate", True))})
+                                             "evaluate": bool((job.payload.get("config") or {}).get("evaluate", True))})
     session.commit()
     return row
 

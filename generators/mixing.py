@@ -1,0 +1,107 @@
+"""Exact behaviour counts: for the whole dataset (largest remainder) and for each fixed-size chunk.
+
+Chunks are the unit of determinism: chunk ``i`` always covers samples ``[i*size, (i+1)*size)`` and
+always gets the same behaviour counts, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from fractions import Fraction
+
+BEHAVIOURS = ("execution", "clarification", "refusal")
+
+
+def _exact(ratio: float) -> Fraction:
+    # Through repr: 0.6 becomes 3/5 rather than the binary float just below it, so n=1000 gives 600.
+    return Fraction(repr(float(ratio)))
+
+
+def behaviour_counts(n: int, ratios: Mapping[str, float]) -> dict[str, int]:
+    """Split `n` samples among the behaviours by largest remainder (Hamilton's method).
+
+    Quotas are computed in exact rational arithmetic from the ratios normalised to sum 1; ties in the
+    remainders go to the behaviour listed first (execution, clarification, refusal).
+
+    Args:
+        n: number of samples (>= 0).
+        ratios: share per behaviour name; missing behaviours count as 0.
+
+    Returns:
+        ``{behaviour: count}`` in canonical order, summing to `n`.
+
+    >>> behaviour_counts(10, {"execution": 0.6, "clarification": 0.25, "refusal": 0.15})
+    {'execution': 6, 'clarification': 3, 'refusal': 1}
+    """
+    shares = [_exact(ratios.get(b, 0.0)) for b in BEHAVIOURS]
+    total = sum(shares)
+    if total <= 0:
+        raise ValueError("ratios must have a positive sum")
+    quotas = [n * s / total for s in shares]
+    counts = [q.numerator // q.denominator for q in quotas]
+    left = n - sum(counts)
+    order = sorted(range(len(BEHAVIOURS)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    for i in order[:left]:
+        counts[i] += 1
+    return dict(zip(BEHAVIOURS, counts, strict=True))
+
+
+def chunk_counts(totals: Mapping[str, int], chunk_size: int) -> list[dict[str, int]]:
+    """Spread exact dataset counts over consecutive chunks so every chunk mirrors the global mix.
+
+    Chunk ``i`` ends at sample ``e``; each behaviour gets about ``total_b * e / n`` samples by then.
+    Per chunk, counts are floored to that target, then the chunk is filled one sample at a time to
+    the behaviour furthest behind its target that still has samples left. Integer arithmetic only.
+
+    Args:
+        totals: exact counts per behaviour for the dataset (e.g. from `behaviour_counts`).
+        chunk_size: samples per chunk; the last chunk takes the remainder.
+
+    Returns:
+        One ``{behaviour: count}`` per chunk; each sums to its chunk's size and the columns sum to `totals`.
+
+    >>> chunk_counts({"execution": 3, "clarification": 1, "refusal": 1}, 2)
+    [{'execution': 1, 'clarification': 1, 'refusal': 0}, {'execution': 1, 'clarification': 0, 'refusal': 1}, \
+{'execution': 1, 'clarification': 0, 'refusal': 0}]
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    names = list(totals)
+    n = sum(totals.values())
+    assigned = dict.fromkeys(names, 0)
+    out: list[dict[str, int]] = []
+    for start in range(0, n, chunk_size):
+        end = min(start + chunk_size, n)
+        size = end - start
+        # behind[b] * n is how far b is behind its cumulative target at `end`, kept as an integer.
+        take = {}
+        for b in names:
+            behind = totals[b] * end - n * assigned[b]
+            take[b] = max(0, min(behind // n, totals[b] - assigned[b]))
+        while sum(take.values()) > size:  # floors never overshoot, but stay safe
+            b = max(names, key=lambda k: (take[k], k))
+            take[b] -= 1
+        while sum(take.values()) < size:
+            open_ = [b for b in names if assigned[b] + take[b] < totals[b]]
+            b = max(open_, key=lambda k: (totals[k] * end - n * (assigned[k] + take[k]), -names.index(k)))
+            take[b] += 1
+        for b in names:
+            assigned[b] += take[b]
+        out.append(take)
+    return out
+
+
+def behaviour_sequence(counts: Mapping[str, int], rng: random.Random) -> list[str]:
+    """The behaviours of one chunk in a random order with exactly the given counts.
+
+    Args:
+        counts: ``{behaviour: count}`` for the chunk.
+        rng: the chunk's random generator.
+
+    Returns:
+        A shuffled list holding each behaviour `count` times.
+    """
+    seq = [b for b, c in counts.items() for _ in range(c)]
+    rng.shuffle(seq)
+    return seq

@@ -1,0 +1,272 @@
+"""Generate a dataset version: plan exact counts, build and verify samples chunk by chunk, write files.
+
+Determinism: samples are made in fixed-size chunks. Chunk ``i`` has its own ``random.Random`` seeded
+from ``(seed, i)`` and its own exact behaviour counts, so its bytes depend only on the registry, the
+spec, the seed and ``i``. Workers are processes over chunks; results are written in chunk order, so the
+output is byte-identical for any number of workers. At most ``workers + 1`` chunks are being built, one
+is queued and one is being written, so memory stays flat in ``n`` (besides 8 bytes a sample of prompt
+hashes for the exact distinct-prompt count).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from generators import GENERATOR_VERSION, export
+from generators.behaviours import Generator, Sample
+from generators.mixing import behaviour_counts, behaviour_sequence, chunk_counts
+from generators.registry import Registry, Tool
+from generators.render import ToolRenderer
+from generators.spec import DatasetSpec, select_tools
+from generators.values import ValuePools
+from generators.verify import verify
+
+CHUNK_SIZE = 1000  # part of the output: changing it changes the bytes (bump GENERATOR_VERSION)
+MAX_ATTEMPTS = 200  # rejected samples in a row before a chunk gives up
+FILES = ("samples.jsonl", "samples.parquet", "stats.json", "README.md")
+
+Progress = Callable[[int, int], None]
+
+
+class GenerationError(RuntimeError):
+    """A sample could not be made to verify; the message names the behaviour and the last reasons."""
+
+
+@dataclass
+class ChunkResult:
+    """One chunk's output: JSON Lines bytes, the Parquet row group, counts and prompt hashes."""
+
+    index: int
+    jsonl: bytes
+    batch: pa.RecordBatch
+    stats: export.Stats
+    hashes: bytes  # 8-byte blake2b of each user message, for the distinct-prompt count
+    examples: dict[str, str] = field(default_factory=dict)
+
+
+class ChunkBuilder:
+    """Everything a process needs to build chunks of one dataset (built once per process).
+
+    Args:
+        tools: the selected tools.
+        spec: the dataset spec.
+    """
+
+    def __init__(self, tools: Sequence[Tool], spec: DatasetSpec):
+        self.spec = spec
+        pools = ValuePools.build(spec.seed)
+        self.gen = Generator(tools, pools, (spec.distractors.min, spec.distractors.max), spec.optional_params)
+        self.renderer = ToolRenderer(spec.system_prompt, {t.name: t.openai() for t in tools})
+
+    def build(self, index: int, counts: dict[str, int]) -> ChunkResult:
+        """Build, verify and serialise chunk `index`.
+
+        Args:
+            index: the chunk number (samples ``index*CHUNK_SIZE`` onwards).
+            counts: exact behaviour counts for this chunk.
+
+        Returns:
+            The chunk's result.
+
+        Raises:
+            GenerationError: `MAX_ATTEMPTS` samples in a row failed verification.
+        """
+        spec, gen, renderer = self.spec, self.gen, self.renderer
+        rng = random.Random(f"toolforge/{spec.seed}/{index}")
+        stats = export.Stats()
+        samples: list[Sample] = []
+        for behaviour in behaviour_sequence(counts, rng):
+            for _ in range(MAX_ATTEMPTS):
+                sample = gen.sample(behaviour, rng)
+                reason = verify(gen, sample)
+                if reason is None:
+                    break
+                stats.rejections[reason] += 1
+            else:
+                raise GenerationError(
+                    f"chunk {index}: no {behaviour} sample verified in {MAX_ATTEMPTS} attempts; "
+                    f"rejections so far: {dict(stats.rejections)}"
+                )
+            samples.append(sample)
+        base = index * CHUNK_SIZE
+        prefix = f"{spec.name}-{spec.seed}-"
+        ids = [f"{prefix}{base + i:08d}" for i in range(len(samples))]
+        dumps, opt, record, split = orjson.dumps, orjson.OPT_APPEND_NEWLINE, export.record, spec.split
+        jsonl = b"".join([dumps(record(s, i, split, renderer), option=opt) for s, i in zip(samples, ids, strict=True)])
+        stats.add(samples)
+        hashes = b"".join([blake2b(s.text.encode(), digest_size=8).digest() for s in samples])
+        examples: dict[str, str] = {}
+        for s in samples:
+            examples.setdefault(s.behaviour, s.text)
+        batch = export.Columns(samples, ids, renderer).batch(split)
+        return ChunkResult(index, jsonl, batch, stats, hashes, examples)
+
+
+_JOB: tuple[Sequence[Tool], str] | None = None
+_BUILDER: ChunkBuilder | None = None
+
+
+def _init_worker(tools: Sequence[Tool], spec_json: str) -> None:
+    # Only store the job: an exception here would surface as an anonymous BrokenProcessPool, while one
+    # raised by the first task (building the generator) reaches the caller with its own message.
+    global _JOB
+    _JOB = (tools, spec_json)
+
+
+def _build_chunk(index: int, counts: dict[str, int]) -> ChunkResult:
+    global _BUILDER
+    if _BUILDER is None:
+        assert _JOB is not None, "worker not initialised"
+        _BUILDER = ChunkBuilder(_JOB[0], DatasetSpec.model_validate_json(_JOB[1]))
+    return _BUILDER.build(index, counts)
+
+
+def _results(
+    tools: Sequence[Tool], spec: DatasetSpec, plan: list[dict[str, int]], workers: int
+) -> Any:
+    """Yield chunk results in chunk order, in-process or from a bounded window of worker processes."""
+    if workers <= 1 or len(plan) <= 1:
+        builder = ChunkBuilder(tools, spec)
+        for i, counts in enumerate(plan):
+            yield builder.build(i, counts)
+        return
+    # spawn, not fork: the REST service calls this from a thread, and forking a threaded process is unsafe.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(tuple(tools), spec.model_dump_json())
+    ) as pool:
+        pending: deque[Future[ChunkResult]] = deque()
+        submitted = 0
+        try:
+            while pending or submitted < len(plan):
+                while submitted < len(plan) and len(pending) < workers + 1:
+                    pending.append(pool.submit(_build_chunk, submitted, plan[submitted]))
+                    submitted += 1
+                yield pending.popleft().result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+def plan_chunks(spec: DatasetSpec) -> list[dict[str, int]]:
+    """Exact behaviour counts per chunk for a spec.
+
+    Args:
+        spec: the dataset spec.
+
+    Returns:
+        One ``{behaviour: count}`` per chunk of `CHUNK_SIZE` samples.
+    """
+    return chunk_counts(behaviour_counts(spec.n, spec.ratios.as_dict()), CHUNK_SIZE)
+
+
+def generate_dataset(
+    registry: Registry,
+    spec: DatasetSpec,
+    out_dir: Path,
+    progress: Progress | None = None,
+    workers: int = 1,
+) -> dict[str, Any]:
+    """Generate a dataset version into `out_dir` and return its manifest.
+
+    Writes ``samples.jsonl``, ``samples.parquet``, ``stats.json``, ``README.md`` (dataset card) and
+    ``manifest.json``. Files are first written under temporary names and renamed once complete, so a
+    failed run leaves no half-written dataset behind.
+
+    Args:
+        registry: the tool registry (its digest goes into the manifest).
+        spec: what to generate.
+        out_dir: the output folder (created if needed; existing dataset files are replaced).
+        progress: called as ``progress(samples_done, n)`` after each chunk (and once with 0 at the start).
+        workers: processes building chunks; the output does not depend on it. More than one uses
+            spawned processes, so a calling script needs the ``if __name__ == "__main__":`` guard
+            (the CLI and the REST service have it).
+
+    Returns:
+        The manifest: spec, seed, registry digest, generator version, counts, and sha256 and size
+        of every file.
+
+    Raises:
+        SpecError: the spec selects no tool, or asks for clarifications no selected tool allows.
+        GenerationError: a sample could not be made to verify.
+    """
+    tools = select_tools(registry, spec)
+    totals = behaviour_counts(spec.n, spec.ratios.as_dict())
+    plan = chunk_counts(totals, CHUNK_SIZE)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = {name: out_dir / f".{name}.partial" for name in (*FILES, "manifest.json")}
+    stats = export.Stats()
+    hash_arrays: list[pa.Array] = []
+    examples: dict[str, str] = {}
+    done = 0
+    if progress is not None:
+        progress(0, spec.n)
+    jsonl = export.HashingFile(tmp["samples.jsonl"])
+    parquet = export.ParquetSink(tmp["samples.parquet"])
+    writer = export.ChunkWriter(jsonl, parquet)
+    try:
+        for result in _results(tools, spec, plan, max(1, min(workers, len(plan)))):
+            writer.put(result.jsonl, result.batch)
+            stats.merge(result.stats)
+            hash_arrays.append(
+                pa.Array.from_buffers(pa.uint64(), len(result.hashes) // 8, [None, pa.py_buffer(result.hashes)])
+            )
+            for behaviour, text in result.examples.items():
+                examples.setdefault(behaviour, text)
+            done += result.batch.num_rows
+            if progress is not None:
+                progress(done, spec.n)
+        writer.close()
+        jsonl.close()
+        parquet.close()
+        distinct = export.count_distinct(hash_arrays)
+        hash_arrays.clear()
+        stats_doc = stats.as_dict(spec.n, distinct)
+        files = {
+            "samples.jsonl": {"sha256": jsonl.sha256, "bytes": jsonl.size},
+            "samples.parquet": {"sha256": parquet.file.sha256, "bytes": parquet.file.size},
+        }
+        sha, size = export.write_json(tmp["stats.json"], stats_doc)
+        files["stats.json"] = {"sha256": sha, "bytes": size}
+        manifest: dict[str, Any] = {
+            "name": spec.name,
+            "generator_version": GENERATOR_VERSION,
+            "chunk_size": CHUNK_SIZE,
+            "seed": spec.seed,
+            "registry_digest": registry.digest,
+            "spec": spec.model_dump(mode="json"),
+            "n": spec.n,
+            "counts": totals,
+            "n_tools": len(tools),
+            "tools": [t.name for t in tools],
+            "rejections": stats_doc["rejections"],
+            "files": files,
+        }
+        card = export.dataset_card(manifest, stats_doc, examples).encode()
+        tmp["README.md"].write_bytes(card)
+        files["README.md"] = {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}
+        export.write_json(tmp["manifest.json"], manifest)
+        for name, path in tmp.items():
+            os.replace(path, out_dir / name)
+        return manifest
+    finally:
+        writer.close(raise_error=False)
+        jsonl.close()
+        if not parquet.file.closed:
+            parquet.file.close()
+        for path in tmp.values():
+            path.unlink(missing_ok=True)

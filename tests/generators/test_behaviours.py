@@ -1,0 +1,188 @@
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from generators import refusals
+from generators.behaviours import Generator
+from generators.registry import load_registry
+from generators.surface import mentions
+from generators.values import ValuePools
+from generators.verify import verify
+
+REGISTRY = load_registry()
+TOOLS = REGISTRY.tools
+GEN = Generator(TOOLS, ValuePools.build(0), (2, 5), 0.5)
+NAMES = [t.name for t in TOOLS]
+CLARIFIABLE = [t.name for t in TOOLS if t.required]
+SEEDS = st.integers(0, 2**32 - 1)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _verified(make, rng, attempts=50):
+    for _ in range(attempts):
+        sample = make(rng)
+        if verify(GEN, sample) is None:
+            return sample
+    raise AssertionError(f"no verified sample in {attempts} attempts")
+
+
+@SETTINGS
+@given(name=st.sampled_from(NAMES), seed=SEEDS)
+def test_every_execution_ground_truth_validates_and_is_in_the_text(name, seed):
+    tool = REGISTRY.get(name)
+    sample = _verified(lambda rng: GEN.execution(rng, tool), random.Random(seed))
+    call = sample.ground_truth["tool_call"]
+    assert call["name"] == name and name in sample.offered
+    # an independent validator (jsonschema, not the sampler's compiled one)
+    assert Draft202012Validator(tool.parameters).is_valid(call["parameters"])
+    assert set(tool.required) <= set(call["parameters"])
+    for param, value in call["parameters"].items():
+        assert mentions(sample.text, value, tool.properties[param], name=param), (param, value, sample.text)
+
+
+@SETTINGS
+@given(name=st.sampled_from(CLARIFIABLE), seed=SEEDS)
+def test_clarification_texts_lack_their_missing_values(name, seed):
+    tool = REGISTRY.get(name)
+    sample = _verified(lambda rng: GEN.clarification(rng, tool), random.Random(seed))
+    gt = sample.ground_truth["clarification"]
+    assert gt["tool"] == name and gt["missing"] and set(gt["missing"]) <= set(tool.required)
+    for param in gt["missing"]:
+        schema = tool.properties[param]
+        assert not mentions(sample.text, sample.args[param], schema, name=param), (param, sample.text)
+        for option in schema.get("enum", ()):
+            assert not mentions(sample.text, option, schema, name=param), (param, option, sample.text)
+
+
+def test_unverified_clarifications_mostly_pass():
+    # verification is a safety net, not the generator: most samples pass at the first attempt
+    rng = random.Random(7)
+    rejected = sum(verify(GEN, GEN.clarification(rng)) is not None for _ in range(2000))
+    assert rejected < 100
+
+
+def test_tools_without_required_parameters_are_never_clarified():
+    free = [t for t in TOOLS if not t.required]
+    assert free, "the registry should have a tool with no required parameter"
+    rng = random.Random(3)
+    targets = {GEN.clarification(rng).tool for _ in range(3000)}
+    assert not targets & {t.name for t in free}
+    with pytest.raises(ValueError, match="no required parameter"):
+        GEN.clarification(rng, free[0])
+
+
+@SETTINGS
+@given(seed=SEEDS)
+def test_refusals_are_harmful_or_out_of_scope_for_the_offered_tools(seed):
+    sample = _verified(GEN.refusal, random.Random(seed))
+    reason = sample.ground_truth["refusal"]["reason"]
+    assert sample.tool is None and sample.template_id.startswith(f"refusal.{reason}.")
+    if reason == "harmful":
+        assert sample.detail in {c.name for c in refusals.HARM_CATEGORIES}
+    else:
+        cap = next(c for c in refusals.CAPABILITIES if c.name == sample.detail)
+        texts = [f"{t.name.replace('_', ' ')} {t.description}".lower() for t in map(REGISTRY.get, sample.offered)]
+        assert not any(cap.keywords.search(text) for text in texts)
+
+
+def test_harm_taxonomy_and_tool_phrasing():
+    assert len(refusals.HARM_CATEGORIES) >= 6
+    rng = random.Random(11)
+    samples = [GEN.refusal(rng) for _ in range(3000)]
+    harmful = [s for s in samples if s.ground_truth["refusal"]["reason"] == "harmful"]
+    assert {s.detail for s in harmful} == {c.name for c in refusals.HARM_CATEGORIES}
+    # phrased against an offered tool where one fits (75% of the time), and only then
+    fitting = []
+    for s in harmful:
+        groups = set().union(*(GEN.text[n].groups for n in s.offered))
+        category_groups = set(GEN.harm[s.detail]) - {"generic"}
+        group = s.template_id.split(".")[3]
+        assert group == "generic" or group in groups & category_groups
+        if groups & category_groups:
+            fitting.append(group != "generic")
+    assert 0.65 < sum(fitting) / len(fitting) < 0.85
+    assert 0.4 < len(harmful) / len(samples) < 0.6
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(NAMES), seed=SEEDS, lo=st.integers(0, 4), extra=st.integers(0, 4))
+def test_offered_tools(name, seed, lo, extra):
+    gen = Generator.__new__(Generator)
+    gen.__dict__.update(GEN.__dict__)
+    gen.dmin, gen.dmax = lo, lo + extra
+    offered = gen.offer(name, random.Random(seed))
+    assert name in offered and len(set(offered)) == len(offered)
+    assert lo + 1 <= len(offered) <= lo + extra + 1
+    domain = REGISTRY.get(name).domain
+    same = [n for n in offered if n != name and REGISTRY.get(n).domain == domain]
+    # same-domain distractors first: at least half of them, as far as the domain has tools
+    k = len(offered) - 1
+    assert len(same) >= min(len(GEN.same_domain[name]), (k + 1) // 2)
+
+
+def test_offer_order_is_shuffled():
+    rng = random.Random(5)
+    positions = {GEN.offer("get_weather_forecast", rng).index("get_weather_forecast") for _ in range(200)}
+    assert len(positions) >= 4
+
+
+def test_phrasings_vary():
+    rng = random.Random(1)
+    samples = [GEN.execution(rng) for _ in range(2000)]
+    families = {s.template_id.split(".")[1] + "." + s.template_id.split(".")[2] for s in samples}
+    # generic styles (imperative, question, polite, terse, context) and per-tool utterances
+    assert {"args.imperative", "args.question", "args.polite", "args.terse", "args.context"} <= families
+    assert any(s.template_id.startswith("execution.utterance.") for s in samples)
+    assert len({s.text for s in samples}) > 0.99 * len(samples)
+
+
+def _all_templates():
+    from generators import templates
+
+    yield from templates.WITH_ARGS + templates.NO_ARGS + templates.UTTERANCE_TAILS
+    for tool in TOOLS:
+        yield from templates.utterance_templates(tool.name, tool.utterances)
+    for groups in GEN.harm.values():
+        for group in groups.values():
+            yield from group
+    yield from GEN.oos_wrappers
+
+
+def test_fast_template_path_renders_like_jinja2():
+    import jinja2
+
+    env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
+    for tpl in _all_templates():
+        # values with characters that matter to str.format and to Jinja2
+        ctx = {name: f"<{name}> {{x}} & '{name}'" for name in tpl.variables}
+        assert tpl.render(ctx) == env.from_string(tpl.source).render(ctx), tpl.id
+
+
+def test_templates_beyond_plain_variables_use_jinja2():
+    from generators.templates import TextTemplate
+
+    tpl = TextTemplate("t", "{% if n > 1 %}{{ n }} rooms{% else %}one room{% endif %} in {{ city | upper }}")
+    assert tpl.variables == {"n", "city"}
+    assert tpl.render({"n": 2, "city": "Oslo"}) == "2 rooms in OSLO"
+
+
+ACTIONS = [
+    # imperative descriptions stay as they are, lower-cased
+    ("Get a daily weather forecast for a location.", "get a daily weather forecast for a location"),
+    # third person becomes the imperative; "the user" becomes the speaker
+    ("Returns the user's payslip for a month.", "return my payslip for a month"),
+    ("Searches the catalogue. Results are paged.", "search the catalogue"),
+    ("Lists transactions for the user.", "list transactions for me"),
+    # an abbreviation does not end the first sentence
+    ("Find places (cafes, etc.) near a location.", "find places (cafes, etc.) near a location"),
+]
+
+
+@pytest.mark.parametrize(("description", "expected"), ACTIONS)
+def test_action_phrase(description, expected):
+    from generators.templates import action_phrase
+
+    assert action_phrase(description) == expected

@@ -1,0 +1,113 @@
+import json
+import os
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from generators.export import PARQUET_SCHEMA
+from generators.pipeline import generate_dataset
+from generators.registry import load_registry
+from generators.spec import DatasetSpec
+
+REGISTRY = load_registry()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ds")
+    generate_dataset(REGISTRY, DatasetSpec(name="exp", n=1200, seed=3), out)
+    return out
+
+
+def _rows(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_jsonl_records_have_the_seed_format(dataset):
+    rows = _rows(dataset / "samples.jsonl")
+    assert len(rows) == 1200
+    for row in rows:
+        assert list(row) == ["prompt", "tools", "behavior", "reward_model", "extra_info"]
+        system, user = row["prompt"]
+        assert (system["role"], user["role"]) == ("system", "user")
+        names = [t["function"]["name"] for t in row["tools"]]
+        # every offered tool is in the system message, in the same order
+        positions = [system["content"].index(f'"name": "{n}"') for n in names]
+        assert positions == sorted(positions)
+        assert row["reward_model"]["style"] == "rule"
+        gt = row["reward_model"]["ground_truth"]
+        assert list(gt) == [{"execution": "tool_call", "clarification": "clarification", "refusal": "refusal"}[
+            row["behavior"]]]
+        info = row["extra_info"]
+        assert info["tool_split"] == "train" and info["paraphrased"] is False and info["n_tools"] == len(names)
+        assert info["sample_id"].startswith("exp-3-")
+    assert len({r["extra_info"]["sample_id"] for r in rows}) == len(rows)
+
+
+def test_parquet_is_a_copy_of_the_jsonl(dataset):
+    table = pq.read_table(dataset / "samples.parquet")
+    assert table.schema.equals(PARQUET_SCHEMA)
+    assert pq.ParquetFile(dataset / "samples.parquet").metadata.num_row_groups == 2  # one per 1000-sample chunk
+    rows = _rows(dataset / "samples.jsonl")
+    for row, pa_row in zip(rows, table.to_pylist(), strict=True):
+        assert pa_row["prompt"] == row["prompt"]
+        assert [json.loads(t) for t in pa_row["tools"]] == row["tools"]
+        assert json.loads(pa_row["reward_model"]["ground_truth"]) == row["reward_model"]["ground_truth"]
+        assert pa_row["extra_info"] == row["extra_info"] and pa_row["behavior"] == row["behavior"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "parquet"])
+def test_loads_into_datasets_without_conversion(dataset, fmt, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    datasets = pytest.importorskip("datasets")
+    name = "samples.jsonl" if fmt == "json" else "samples.parquet"
+    ds = datasets.load_dataset(fmt, data_files=str(dataset / name), split="train", cache_dir=str(tmp_path / "c"))
+    rows = _rows(dataset / "samples.jsonl")
+    assert len(ds) == len(rows)
+    for i in (0, 1, 2, 500, len(rows) - 1):
+        got = ds[i]
+        # nested objects come back exactly, with no keys of other rows padded in as None
+        assert got["tools"] == rows[i]["tools"]
+        assert got["reward_model"] == rows[i]["reward_model"]
+        assert got["prompt"] == rows[i]["prompt"] and got["extra_info"] == rows[i]["extra_info"]
+    trl_utils = pytest.importorskip("trl.data_utils")
+    assert trl_utils.is_conversational(ds[0])
+    assert os.environ["HF_DATASETS_OFFLINE"] == "1"
+
+
+def test_stats_and_card(dataset):
+    stats = json.loads((dataset / "stats.json").read_text())
+    assert stats["behaviours"] == {"clarification": 300, "execution": 720, "refusal": 180}
+    assert sum(v.get("execution", 0) + v.get("clarification", 0) for v in stats["per_tool"].values()) == 1020
+    assert sum(sum(v.values()) for v in stats["per_domain"].values()) == 1200
+    assert sum(sum(v.values()) for v in stats["refusals"].values()) == 180
+    assert stats["rejected_total"] == sum(stats["rejections"].values())
+    assert 0.95 < stats["distinct_prompt_ratio"] <= 1.0
+    card = (dataset / "README.md").read_text()
+    assert card.startswith("# exp\n") and "| execution | 720 | 60.00% | 0.6 |" in card
+    assert 'load_dataset("json"' in card
+
+
+COUNT_CASES = [
+    # nothing
+    ([], 0),
+    # one value
+    ([[7]], 1),
+    # duplicates within and across chunks
+    ([[3, 1, 3], [1, 2]], 3),
+    # the largest 64-bit values sort and compare correctly
+    ([[2**64 - 1, 0], [2**64 - 1]], 2),
+]
+
+
+@pytest.mark.parametrize(("chunks", "expected"), COUNT_CASES)
+def test_count_distinct(chunks, expected):
+    import pyarrow as pa
+
+    from generators.export import count_distinct
+
+    assert count_distinct([pa.array(c, pa.uint64()) for c in chunks]) == expected
