@@ -1,0 +1,159 @@
+"""The worker's HTTP client to the ToolForge service: event feed, training-job leases, datasets.
+
+Thin and synchronous (httpx). Failures are converted at the boundary: ``ServiceError`` for anything
+the service or the network refused, ``LeaseLost`` when a heartbeat or completion is answered 409
+(the job was re-queued, cancelled or claimed by another worker), ``ChecksumMismatch`` for a download
+whose bytes do not hash to the manifest's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CHUNK = 1024 * 1024
+
+
+class ServiceError(RuntimeError):
+    """The service answered an error, or could not be reached."""
+
+
+class LeaseLost(ServiceError):
+    """The job is no longer leased to this worker: stop working on it."""
+
+
+class ChecksumMismatch(ServiceError):
+    """A downloaded file does not match its recorded sha256."""
+
+
+class ServiceClient:
+    """Calls the service as a worker.
+
+    Args:
+        base_url: the service root, e.g. ``http://api:8000``.
+        api_key: a key with the ``worker`` scope (and ``read`` when reads are closed).
+        timeout: seconds per request (long-polls add their wait on top).
+        transport: an httpx transport (tests).
+    """
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None):
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.timeout = timeout
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
+                                 transport=transport, follow_redirects=True)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"{method} {path}: {exc}") from exc
+        if response.status_code == 409:
+            raise LeaseLost(_detail(response))
+        if response.status_code >= 400:
+            raise ServiceError(f"{method} {path}: {response.status_code} {_detail(response)}")
+        return response
+
+    def events(self, after: int, wait: float = 0.0, types: list[str] | None = None) -> dict[str, Any]:
+        """Events after the cursor (long-poll up to `wait` seconds): ``{"data", "count", "next_cursor"}``."""
+        params: dict[str, Any] = {"after": after, "wait": wait}
+        if types:
+            params["types"] = types
+        return self._call("GET", "/v1/events", params=params, timeout=self.timeout + wait).json()
+
+    def claim(self, worker_id: str, lease_seconds: int | None = None) -> dict[str, Any] | None:
+        """Claim the oldest queued training job; None when the queue is empty."""
+        response = self._call("POST", "/v1/training-jobs/claim",
+                              json={"worker_id": worker_id, "lease_seconds": lease_seconds})
+        return None if response.status_code == 204 else response.json()
+
+    def heartbeat(self, job_id: str, worker_id: str, **fields: Any) -> dict[str, Any]:
+        """Extend the lease and report progress (``lease_seconds``, ``progress_done``, ``progress_total``,
+        ``metrics``, ``checkpoint_uri``). Raises ``LeaseLost`` when the job is not ours any more."""
+        body = {"worker_id": worker_id, **{k: v for k, v in fields.items() if v is not None}}
+        return self._call("POST", f"/v1/training-jobs/{job_id}/heartbeat", json=body).json()
+
+    def complete(self, job_id: str, worker_id: str, model: dict[str, Any]) -> dict[str, Any]:
+        """Register the model version the job produced (finishes the job)."""
+        return self._call("POST", f"/v1/training-jobs/{job_id}/complete",
+                          json={"worker_id": worker_id, "model": model}).json()
+
+    def fail(self, job_id: str, worker_id: str, error: str) -> dict[str, Any]:
+        """Mark the job failed with `error`."""
+        return self._call("POST", f"/v1/training-jobs/{job_id}/fail",
+                          json={"worker_id": worker_id, "error": error[:10_000]}).json()
+
+    def release(self, job_id: str, worker_id: str) -> dict[str, Any]:
+        """Give the job back to the queue; its checkpoint stays for the next worker."""
+        return self._call("POST", f"/v1/training-jobs/{job_id}/release", json={"worker_id": worker_id}).json()
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """One job."""
+        return self._call("GET", f"/v1/jobs/{job_id}").json()
+
+    def dataset(self, dataset_id: str) -> dict[str, Any]:
+        """One dataset version, with its files (name, sha256, size, url)."""
+        return self._call("GET", f"/v1/datasets/{dataset_id}").json()
+
+    def download(self, url: str, dest: Path, sha256: str) -> Path:
+        """Download `url` to `dest`, verifying its sha256; an existing file with the right hash is kept.
+
+        Args:
+            url: the file's URL (absolute, or a path on the service).
+            dest: where to write it (written to a temporary name, renamed once verified).
+            sha256: the expected digest.
+
+        Returns:
+            `dest`.
+
+        Raises:
+            ChecksumMismatch: the bytes do not match (nothing is left at `dest`).
+            ServiceError: the download failed.
+        """
+        dest = Path(dest)
+        if dest.is_file() and file_sha256(dest) == sha256:
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+        digest = hashlib.sha256()
+        try:
+            with self.http.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ServiceError(f"GET {url}: {response.status_code} {_detail(response)}")
+                with open(tmp, "wb") as fh:
+                    for chunk in response.iter_bytes(CHUNK):
+                        digest.update(chunk)
+                        fh.write(chunk)
+        except httpx.HTTPError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ServiceError(f"GET {url}: {exc}") from exc
+        if digest.hexdigest() != sha256:
+            tmp.unlink(missing_ok=True)
+            raise ChecksumMismatch(f"{url}: sha256 {digest.hexdigest()} does not match the manifest's {sha256}")
+        tmp.replace(dest)
+        return dest
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    return str(body.get("detail", body)) if isinstance(body, dict) else str(body)[:500]
