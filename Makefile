@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned to the CPU build: a bare `torch` requirement pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install run test lint bench clean compose-check
+.PHONY: install run test lint bench clean compose-check demo
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/toolforge tools validate tool_schemas
 	$(BIN)/toolforge serve
+
+# The whole loop on CPU: service, datasets over REST, SFT warm start, GRPO, evaluation of all three.
+demo: $(STAMP)
+	$(BIN)/python -m training.demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
