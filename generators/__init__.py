@@ -4,4 +4,4 @@
 bytes generated for the same spec and seed.
 """
 
-GENERATOR_VERSION = "0.1.0"
+GENERATOR_VERSION = "0.2.0"  # 0.2.0: stats.json gained "diversity" (and "paraphrase")

@@ -56,7 +56,9 @@ PARQUET_SCHEMA = pa.schema(
 )
 
 
-def record(sample: Sample, sample_id: str, split: str, renderer: ToolRenderer) -> dict[str, Any]:
+def record(
+    sample: Sample, sample_id: str, split: str, renderer: ToolRenderer, paraphrased: bool = False
+) -> dict[str, Any]:
     """The JSON Lines record of a sample (tools embedded as pre-serialised orjson fragments).
 
     Args:
@@ -64,6 +66,7 @@ def record(sample: Sample, sample_id: str, split: str, renderer: ToolRenderer) -
         sample_id: its id.
         split: the tool split the dataset draws from.
         renderer: renders the system message and holds each tool's serialised JSON.
+        paraphrased: whether the user message is an LLM paraphrase of the template text.
 
     Returns:
         The record, ready for `orjson.dumps`.
@@ -80,7 +83,7 @@ def record(sample: Sample, sample_id: str, split: str, renderer: ToolRenderer) -
             "sample_id": sample_id,
             "tool_split": split,
             "template_id": sample.template_id,
-            "paraphrased": False,
+            "paraphrased": paraphrased,
             "domain": sample.domain,
             "n_tools": len(sample.offered),
         },
@@ -90,8 +93,12 @@ def record(sample: Sample, sample_id: str, split: str, renderer: ToolRenderer) -
 class Columns:
     """One chunk's samples as column lists for a Parquet row group, built in bulk at the end of a chunk."""
 
-    def __init__(self, samples: list[Sample], sample_ids: list[str], renderer: ToolRenderer) -> None:
+    def __init__(
+        self, samples: list[Sample], sample_ids: list[str], renderer: ToolRenderer,
+        paraphrased: list[bool] | None = None,
+    ) -> None:
         tool_json = renderer.json_utf8
+        self.paraphrased = paraphrased
         self.system = [renderer.system_utf8(s.offered) for s in samples]
         self.user = [s.text.encode() for s in samples]
         self.tools = [tool_json[n] for s in samples for n in s.offered]
@@ -130,7 +137,7 @@ class Columns:
                 _strings(self.sample_id),
                 _strings([split] * n),
                 _strings(self.template_id),
-                pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(bytes((n + 7) // 8))]),
+                _bools(self.paraphrased, n),
                 _strings(self.domain),
                 pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(array("q", self.n_tools))]),
             ],
@@ -151,6 +158,14 @@ def _utf8(values: list[bytes]) -> pa.Array:
     offsets = array("i", accumulate(map(len, values), initial=0))
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))]
     return pa.Array.from_buffers(pa.string(), len(values), buffers)
+
+
+def _bools(values: list[bool] | None, n: int) -> pa.Array:
+    bits = bytearray((n + 7) // 8)  # all False unless flags are given
+    for i, flag in enumerate(values or ()):
+        if flag:
+            bits[i >> 3] |= 1 << (i & 7)
+    return pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(bytes(bits))])
 
 
 def _strings(values: list[str]) -> pa.Array:
@@ -377,6 +392,17 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _provenance(stats: dict[str, Any]) -> str:
+    para = stats.get("paraphrase")
+    if not para:
+        return "Generated from templates (no paraphrasing) and verified sample by sample."
+    return (
+        f"Generated from templates and verified sample by sample; {para['paraphrased']} of {para['eligible']} "
+        f"requests sent to `{para['model']}` ({para['backend']}) were replaced by a paraphrase that passed "
+        f"verification ({para['acceptance_rate']:.1%}); the others kept their template text."
+    )
+
+
 def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict[str, str]) -> str:
     """The dataset card (Markdown): what is in the dataset, how it was made and how to load it.
 
@@ -403,7 +429,7 @@ def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict
 
 A ToolForge tool-calling dataset: {n} user requests over {manifest["n_tools"]} `{spec["split"]}` tools, each
 labelled with the correct behaviour (execute the exact call, ask for a missing parameter, or decline).
-Generated from templates (no paraphrasing) and verified sample by sample.
+{_provenance(stats)}
 
 - seed: `{manifest["seed"]}`, generator `{manifest["generator_version"]}`, chunk size {manifest["chunk_size"]}
 - tool registry digest: `{manifest["registry_digest"]}`

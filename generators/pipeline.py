@@ -6,11 +6,17 @@ spec, the seed and ``i``. Workers are processes over chunks; results are written
 output is byte-identical for any number of workers. At most ``workers + 1`` chunks are being built, one
 is queued and one is being written, so memory stays flat in ``n`` (besides 8 bytes a sample of prompt
 hashes for the exact distinct-prompt count).
+
+Paraphrasing (``spec.paraphrase.backend`` other than ``none``, see `generators.paraphrase`) rewrites each
+chunk's verified samples after they are built. It runs in this process, chunk after chunk: the LLM is
+the bottleneck by orders of magnitude, one engine (or one connection pool) must serve every chunk, and
+the order of accepted paraphrases must be fixed for near-duplicate detection to be deterministic.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import multiprocessing
 import os
 import random
@@ -25,9 +31,10 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from generators import GENERATOR_VERSION, export
+from generators import GENERATOR_VERSION, diversity, export
 from generators.behaviours import Generator, Sample
 from generators.mixing import behaviour_counts, behaviour_sequence, chunk_counts
+from generators.paraphrase import Paraphraser, make_paraphraser
 from generators.registry import Registry, Tool
 from generators.render import ToolRenderer
 from generators.spec import DatasetSpec, select_tools
@@ -38,7 +45,8 @@ CHUNK_SIZE = 1000  # part of the output: changing it changes the bytes (bump GEN
 MAX_ATTEMPTS = 200  # rejected samples in a row before a chunk gives up
 FILES = ("samples.jsonl", "samples.parquet", "stats.json", "README.md")
 
-Progress = Callable[[int, int], None]
+# progress(done, n); with paraphrasing, a callback that takes **info also gets throughput and acceptance.
+Progress = Callable[..., None]
 
 
 class GenerationError(RuntimeError):
@@ -55,6 +63,8 @@ class ChunkResult:
     stats: export.Stats
     hashes: bytes  # 8-byte blake2b of each user message, for the distinct-prompt count
     examples: dict[str, str] = field(default_factory=dict)
+    texts: list[str] = field(default_factory=list)  # user messages, for diversity figures (first chunks only)
+    template_texts: list[str] | None = None  # their template texts, when paraphrasing
 
 
 class ChunkBuilder:
@@ -63,10 +73,12 @@ class ChunkBuilder:
     Args:
         tools: the selected tools.
         spec: the dataset spec.
+        paraphraser: rewrites each chunk's verified samples (in-process builds only), or None.
     """
 
-    def __init__(self, tools: Sequence[Tool], spec: DatasetSpec):
+    def __init__(self, tools: Sequence[Tool], spec: DatasetSpec, paraphraser: Paraphraser | None = None):
         self.spec = spec
+        self.paraphraser = paraphraser
         pools = ValuePools.build(spec.seed)
         self.gen = Generator(tools, pools, (spec.distractors.min, spec.distractors.max), spec.optional_params)
         self.renderer = ToolRenderer(spec.system_prompt, {t.name: t.openai() for t in tools})
@@ -102,17 +114,30 @@ class ChunkBuilder:
                 )
             samples.append(sample)
         base = index * CHUNK_SIZE
+        want_texts = base < diversity.SAMPLE_SIZE
+        template_texts = None
+        flags: list[bool] | None = None
+        if self.paraphraser is not None:
+            template_texts = [s.text for s in samples] if want_texts else None
+            flags = self.paraphraser.run(gen, samples, index)
         prefix = f"{spec.name}-{spec.seed}-"
         ids = [f"{prefix}{base + i:08d}" for i in range(len(samples))]
         dumps, opt, record, split = orjson.dumps, orjson.OPT_APPEND_NEWLINE, export.record, spec.split
-        jsonl = b"".join([dumps(record(s, i, split, renderer), option=opt) for s, i in zip(samples, ids, strict=True)])
+        if flags is None:
+            jsonl = b"".join(
+                [dumps(record(s, i, split, renderer), option=opt) for s, i in zip(samples, ids, strict=True)]
+            )
+        else:
+            jsonl = b"".join([dumps(record(s, i, split, renderer, paraphrased=f), option=opt)
+                              for s, i, f in zip(samples, ids, flags, strict=True)])
         stats.add(samples)
         hashes = b"".join([blake2b(s.text.encode(), digest_size=8).digest() for s in samples])
         examples: dict[str, str] = {}
         for s in samples:
             examples.setdefault(s.behaviour, s.text)
-        batch = export.Columns(samples, ids, renderer).batch(split)
-        return ChunkResult(index, jsonl, batch, stats, hashes, examples)
+        batch = export.Columns(samples, ids, renderer, paraphrased=flags).batch(split)
+        texts = [s.text for s in samples] if want_texts else []
+        return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, template_texts)
 
 
 _JOB: tuple[Sequence[Tool], str] | None = None
@@ -135,11 +160,12 @@ def _build_chunk(index: int, counts: dict[str, int]) -> ChunkResult:
 
 
 def _results(
-    tools: Sequence[Tool], spec: DatasetSpec, plan: list[dict[str, int]], workers: int
+    tools: Sequence[Tool], spec: DatasetSpec, plan: list[dict[str, int]], workers: int,
+    paraphraser: Paraphraser | None = None,
 ) -> Any:
     """Yield chunk results in chunk order, in-process or from a bounded window of worker processes."""
-    if workers <= 1 or len(plan) <= 1:
-        builder = ChunkBuilder(tools, spec)
+    if workers <= 1 or len(plan) <= 1 or paraphraser is not None:
+        builder = ChunkBuilder(tools, spec, paraphraser)
         for i, counts in enumerate(plan):
             yield builder.build(i, counts)
         return
@@ -179,6 +205,7 @@ def generate_dataset(
     out_dir: Path,
     progress: Progress | None = None,
     workers: int = 1,
+    paraphrase_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Generate a dataset version into `out_dir` and return its manifest.
 
@@ -191,9 +218,12 @@ def generate_dataset(
         spec: what to generate.
         out_dir: the output folder (created if needed; existing dataset files are replaced).
         progress: called as ``progress(samples_done, n)`` after each chunk (and once with 0 at the start).
+            When paraphrasing, a callback that accepts ``**info`` also gets the paraphraser's figures
+            (``requests_per_s``, ``tokens_per_s``, ``acceptance_rate``, ``cache_hits``...).
         workers: processes building chunks; the output does not depend on it. More than one uses
             spawned processes, so a calling script needs the ``if __name__ == "__main__":`` guard
-            (the CLI and the REST service have it).
+            (the CLI and the REST service have it). Paraphrasing always builds in this process.
+        paraphrase_cache: SQLite file caching LLM replies across runs (None: no cache).
 
     Returns:
         The manifest: spec, seed, registry digest, generator version, counts, and sha256 and size
@@ -212,23 +242,33 @@ def generate_dataset(
     stats = export.Stats()
     hash_arrays: list[pa.Array] = []
     examples: dict[str, str] = {}
+    texts: list[str] = []
+    template_texts: list[str] = []
     done = 0
+    paraphraser = make_paraphraser(spec.paraphrase, spec.seed, paraphrase_cache)
+    with_info = paraphraser is not None and progress is not None and _takes_info(progress)
     if progress is not None:
         progress(0, spec.n)
     jsonl = export.HashingFile(tmp["samples.jsonl"])
     parquet = export.ParquetSink(tmp["samples.parquet"])
     writer = export.ChunkWriter(jsonl, parquet)
     try:
-        for result in _results(tools, spec, plan, max(1, min(workers, len(plan)))):
+        for result in _results(tools, spec, plan, max(1, min(workers, len(plan))), paraphraser):
             writer.put(result.jsonl, result.batch)
             stats.merge(result.stats)
+            texts.extend(result.texts[: diversity.SAMPLE_SIZE - len(texts)])
+            if result.template_texts is not None:
+                template_texts.extend(result.template_texts[: diversity.SAMPLE_SIZE - len(template_texts)])
             hash_arrays.append(
                 pa.Array.from_buffers(pa.uint64(), len(result.hashes) // 8, [None, pa.py_buffer(result.hashes)])
             )
             for behaviour, text in result.examples.items():
                 examples.setdefault(behaviour, text)
             done += result.batch.num_rows
-            if progress is not None:
+            if with_info:
+                assert paraphraser is not None and progress is not None
+                progress(done, spec.n, **paraphraser.run_info())
+            elif progress is not None:
                 progress(done, spec.n)
         writer.close()
         jsonl.close()
@@ -236,6 +276,11 @@ def generate_dataset(
         distinct = export.count_distinct(hash_arrays)
         hash_arrays.clear()
         stats_doc = stats.as_dict(spec.n, distinct)
+        stats_doc["diversity"] = diversity.summary(
+            texts, template_texts if paraphraser is not None else None, spec.paraphrase.embedding_diversity
+        )
+        if paraphraser is not None:
+            stats_doc["paraphrase"] = paraphraser.stats.as_dict(spec.paraphrase)
         files = {
             "samples.jsonl": {"sha256": jsonl.sha256, "bytes": jsonl.size},
             "samples.parquet": {"sha256": parquet.file.sha256, "bytes": parquet.file.size},
@@ -256,6 +301,9 @@ def generate_dataset(
             "rejections": stats_doc["rejections"],
             "files": files,
         }
+        if paraphraser is not None:
+            # Throughput of this run: the one part of the manifest that is not reproducible.
+            manifest["paraphrase_run"] = paraphraser.run_info()
         card = export.dataset_card(manifest, stats_doc, examples).encode()
         tmp["README.md"].write_bytes(card)
         files["README.md"] = {"sha256": hashlib.sha256(card).hexdigest(), "bytes": len(card)}
@@ -264,9 +312,20 @@ def generate_dataset(
             os.replace(path, out_dir / name)
         return manifest
     finally:
+        if paraphraser is not None:
+            paraphraser.close()
         writer.close(raise_error=False)
         jsonl.close()
         if not parquet.file.closed:
             parquet.file.close()
         for path in tmp.values():
             path.unlink(missing_ok=True)
+
+
+def _takes_info(callback: Callable[..., None]) -> bool:
+    # Old callbacks take (done, total) only; pass the paraphraser's figures to those that take **info.
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

