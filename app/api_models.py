@@ -241,6 +241,16 @@ class Lineage(BaseModel):
     dataset: DatasetPublic | None
     model: ModelPublic
     evaluations: list[EvaluationPublic]
+    ancestors: list[DatasetPublic] = Field(
+        default_factory=list, description="The training dataset's parent chain, nearest first "
+                                          "(preferences -> rollouts -> samples).")
+    derived: list[DatasetPublic] = Field(
+        default_factory=list, description="Versions this model's job produced (rollouts) and those derived "
+                                          "from them (preferences).")
+    upstream_models: list[ModelPublic] = Field(
+        default_factory=list, description="Models whose jobs produced the rollouts this model was trained from.")
+    downstream_models: list[ModelPublic] = Field(
+        default_factory=list, description="Models trained on versions derived from this model's rollouts.")
 
 
 class EventPublic(ORM):

@@ -213,9 +213,11 @@ app.add_typer(datasets_app, name="datasets")
 # Training-side commands (worker, evaluate, tiny-model) import torch/TRL lazily inside each command,
 # so the service's CLI stays light.
 from training import cli_evaluate, cli_worker  # noqa: E402
+from training import preferences as cli_preferences  # noqa: E402
 
 cli_worker.register(app)
 cli_evaluate.register(app)
+cli_preferences.register(app)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("toolforge")
@@ -68,8 +68,18 @@ def _format_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:10]:
         loc = "/".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        if err.get("type") == "json_invalid":  # say what is wrong with the JSON, not only where
+            reason = (err.get("ctx") or {}).get("error", "invalid JSON")
+            parts.append(f"body is not valid JSON at character {loc}: {reason}")
+            continue
         parts.append(f"{loc}: {err.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+def _unreadable_body(cause: BaseException) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return f"request body is not UTF-8 (byte {cause.start}); send UTF-8 JSON"
+    return "request body nests too deeply to read; flatten it"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -86,7 +96,33 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_ = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code,
                                                                                             "http_error")
-        return JSONResponse(_body(type_, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None))
+        detail = str(exc.detail)
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | RecursionError):
+            # FastAPI reports any body it cannot decode as "There was an error parsing the body".
+            type_, detail = "invalid_input", _unreadable_body(exc.__cause__)
+        return JSONResponse(_body(type_, detail), exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value (a NUL character in a PostgreSQL string, NaN in JSONB): the
+        # request is at fault, not the database, so this is no 503.
+        log.info("database refused a value: %s", exc.orig)
+        return JSONResponse(_body("invalid_input", "a value in this request cannot be stored or looked up "
+                                  "(a NUL character, NaN or an out-of-range number); remove it"), 422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A constraint the route did not check first (a reference to a missing row, a duplicate):
+        # the request conflicts with the stored state; the database itself is fine.
+        log.info("integrity error: %s", exc.orig)
+        return JSONResponse(_body("conflict", "this request conflicts with stored data (it refers to a record "
+                                  "that does not exist, or duplicates one); check the ids it names"), 409)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # An integer past 64 bits (`offset=10**30`) reaches the database driver, which cannot bind it.
+        return JSONResponse(_body("invalid_input", "a number in this request is too large (over 64 bits); "
+                                  "use a smaller one"), 422)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

@@ -15,6 +15,7 @@ from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
 from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from app.routes import datasets, events, health, jobs, models, rewards, tools
+from app.services.derived import UPLOAD_PATH
 from app.services.generation import Dispatcher
 from app.services.tools import seed_from_registry
 from app.settings import Settings, get_settings
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
                    health.router):
         app.include_router(router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_paths=UPLOAD_PATH,
+                       upload_max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])

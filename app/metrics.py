@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -49,17 +50,24 @@ class MetricsMiddleware:
 class BodyLimitMiddleware:
     """Refuse request bodies over `max_bytes` with 413 before reading them into memory."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_paths: re.Pattern[str] | None = None,
+                 upload_max_bytes: int | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        # Upload routes (derived dataset files) stream their body to disk, so they get their own, larger cap.
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = upload_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = self.upload_paths is not None and self.upload_paths.match(scope.get("path", "")) is not None
+        limit = self.upload_max_bytes if upload else self.max_bytes
+        setting = "TOOLFORGE_MAX_UPLOAD_BYTES" if upload else "TOOLFORGE_MAX_BODY_BYTES"
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(send, self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit, setting)
             return
         seen = 0
 
@@ -68,30 +76,30 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if seen > limit:
+                    raise _TooLarge(limit, setting)
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _too_large(send, self.max_bytes)
+            await _too_large(send, limit, setting)
 
 
-def _detail(limit: int) -> str:
-    return f"request body is over {limit} bytes; send less or raise TOOLFORGE_MAX_BODY_BYTES"
+def _detail(limit: int, setting: str = "TOOLFORGE_MAX_BODY_BYTES") -> str:
+    return f"request body is over {limit} bytes; send less or raise {setting}"
 
 
 class _TooLarge(HTTPException):
     """Raised while the app reads a streamed body. An HTTPException because FastAPI turns any other
     exception from a body read into a 400 but re-raises these, so the error handler renders the 413."""
 
-    def __init__(self, limit: int):
-        super().__init__(413, _detail(limit))
+    def __init__(self, limit: int, setting: str = "TOOLFORGE_MAX_BODY_BYTES"):
+        super().__init__(413, _detail(limit, setting))
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = b'{"type":"payload_too_large","detail":"' + _detail(limit).encode() + b'"}'
+async def _too_large(send: Send, limit: int, setting: str = "TOOLFORGE_MAX_BODY_BYTES") -> None:
+    body = b'{"type":"payload_too_large","detail":"' + _detail(limit, setting).encode() + b'"}'
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -32,11 +32,15 @@ class Settings(BaseSettings):
     open_reads: bool = Field(True, description="Allow GET requests without an API key.")
     bootstrap_admin_key: str = Field("", description="If set, an admin key with this secret exists at start-up.")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted.")
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1024, description="Largest derived-version upload "
+                                  "(rollouts, preferences: POST /v1/datasets/{id}/derived), streamed to disk.")
     max_page_size: int = Field(500, ge=1, le=10_000, description="Largest page a list endpoint returns.")
     max_dataset_n: int = Field(2_000_000, ge=1, description="Largest dataset one request may ask for.")
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins (closed by default).")
     generation_workers: int = Field(1, ge=1, le=64, description="Processes per generation job.")
     lease_seconds: int = Field(120, ge=1, le=86_400, description="Training-job lease length.")
+    generation_lease_seconds: int = Field(30, ge=5, le=3600, description="Generation-job lease length: how "
+                                          "long a killed generation process holds its job before it is retried.")
     event_wait_max: float = Field(30.0, ge=0, le=300, description="Longest long-poll wait on /v1/events.")
 
     @field_validator("data_dir", "tools_dir")

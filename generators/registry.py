@@ -18,11 +18,15 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from re import _constants as sre_c  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+
+from generators._regex import _UNBOUNDED_EXTRA
 
 DEFAULT_TOOLS_DIR = Path(__file__).resolve().parents[1] / "tool_schemas"
 NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
@@ -71,6 +75,10 @@ class Limits:
     max_enum: int = 256
     max_file_bytes: int = 256 * 1024
     max_tools: int = 10_000
+    # A value the generator must build (minLength, a pattern's repeats) and the items of an array are
+    # built whole for every sample: a schema demanding millions would stall generation.
+    max_value_length: int = 10_000
+    max_items: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -272,8 +280,16 @@ def _check_limits(schema: Any, path: list[Any], depth: int, limits: Limits, src:
     if isinstance(pattern, str):
         try:
             re.compile(pattern)
-        except re.error as exc:
+            width = _pattern_width(sre_parse.parse(pattern), {})
+        except (re.error, RecursionError, OverflowError) as exc:
             out.append(Problem(src, where + "/pattern", f"invalid regular expression: {exc}"))
+        else:
+            if width > limits.max_value_length:
+                out.append(Problem(src, where + "/pattern", f"pattern may need values of {width} characters, over "
+                                   f"the limit of {limits.max_value_length}; lower its repeat counts"))
+    for key, cap in (("minLength", limits.max_value_length), ("minItems", limits.max_items)):
+        if isinstance(schema.get(key), int) and schema[key] > cap:
+            out.append(Problem(src, f"{where}/{key}", f"{key} {schema[key]} is over the limit of {cap}"))
     for key in ("items", "additionalProperties", "not", "if", "then", "else", "contains"):
         if isinstance(schema.get(key), dict):
             _check_limits(schema[key], [*path, key], depth + 1, limits, src, out)
@@ -288,6 +304,30 @@ def _check_limits(schema: Any, path: list[Any], depth: int, limits: Limits, src:
             valid = True
         if not valid:
             out.append(Problem(src, where + "/default", "default value does not validate against its own schema"))
+
+
+def _pattern_width(items: Any, groups: dict[int, int]) -> int:
+    # The longest string `generators._regex` may build for a parsed pattern: it caps unbounded repeats
+    # at min + _UNBOUNDED_EXTRA and bounded ones at min + 64, so nested repeats multiply.
+    total = 0
+    for op, av in items:
+        if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT):
+            hi = av[0] + _UNBOUNDED_EXTRA if av[1] is sre_c.MAXREPEAT else min(av[1], av[0] + 64)
+            total += hi * _pattern_width(av[2], groups)
+        elif op is sre_c.SUBPATTERN:
+            width = _pattern_width(av[3], groups)
+            if av[0] is not None:
+                groups[av[0]] = width
+            total += width
+        elif op is sre_c.ATOMIC_GROUP:
+            total += _pattern_width(av, groups)
+        elif op is sre_c.BRANCH:
+            total += max(_pattern_width(alt, groups) for alt in av[1])
+        elif op is sre_c.GROUPREF:
+            total += groups.get(av, 0)
+        elif op is not sre_c.AT:
+            total += 1
+    return total
 
 
 def validate_tool(doc: Any, source: str = "<input>", limits: Limits | None = None) -> list[Problem]:
@@ -327,6 +367,16 @@ def parse_tool(doc: Any, src: str = "<input>", limits: Limits | None = None) -> 
         `(tool, [])` when valid, else `(None, problems)`.
     """
     limits = limits or Limits()
+    # Before anything recurses into it: a document nested thousands deep (in an `x-` field, say)
+    # would overflow jsonschema's and orjson's stacks.
+    if _nesting(doc) > 4 * limits.max_depth + 12:
+        return None, [Problem(src, "", f"document nests deeper than {4 * limits.max_depth + 12} levels; flatten it")]
+    try:
+        size = len(orjson.dumps(doc))
+    except (orjson.JSONEncodeError, TypeError) as exc:  # integers over 64 bits, non-string keys
+        return None, [Problem(src, "", f"document cannot be stored as JSON: {exc}")]
+    if size > limits.max_file_bytes:
+        return None, [Problem(src, "", f"document is {size} bytes, over the limit of {limits.max_file_bytes}")]
     problems = [
         Problem(src, _pointer(e.absolute_path), _envelope_message(e))
         for e in sorted(_ENVELOPE.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))

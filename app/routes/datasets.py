@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
+import uuid
 from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic
-from app.auth import ReadDep, WriteDep
+from app.auth import ReadDep, WorkerDep, WriteDep
 from app.db import SessionDep
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import IdempotencyRecord
 from app.services import datasets as datasets_service
+from app.services import derived as derived_service
 from app.services.sample_index import SampleIndex
+from training.rollouts import reward_key
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
@@ -126,13 +131,18 @@ def list_samples(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal)$")] = None,
     tool: Annotated[str | None, Query(max_length=64)] = None,
+    step: Annotated[int | None, Query(ge=1, description="Rollouts versions: the optimizer step.")] = None,
+    reward: Annotated[float | None, Query(ge=0, le=1, description="Rollouts versions: the exact tiered reward.")]
+    = None,
 ) -> Response:
-    """A page of samples (`{"data": [...], "count": total matching}`), optionally by behaviour and tool."""
+    """A page of samples (`{"data": [...], "count": total matching}`), optionally by behaviour and tool
+    (and, for rollouts versions, by step and reward)."""
     limit = min(limit, request.app.state.settings.max_page_size)
     manifest = _ready_manifest(request, dataset_id)
     store = request.app.state.store
     index = _index(request, dataset_id, manifest)
     keys = ([f"behavior:{behavior}"] if behavior else []) + ([f"tool:{tool}"] if tool else [])
+    keys += ([f"step:{step}"] if step is not None else []) + ([reward_key(reward)] if reward is not None else [])
     samples_sha = manifest["files"][manifest["samples_file"]]["sha256"]
     with store.open(samples_sha) as fh:
         if len(keys) <= 1:
@@ -183,7 +193,8 @@ def download_file(dataset_id: str, name: str, request: Request, session: Session
     version = _ready(session, dataset_id)
     entry = _file(request, version, name)
     media = {"jsonl": "application/x-ndjson", "json": "application/json", "md": "text/markdown",
-             "parquet": "application/vnd.apache.parquet"}.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+             "parquet": "application/vnd.apache.parquet", "png": "image/png"}.get(name.rsplit(".", 1)[-1],
+                                                                                   "application/octet-stream")
     return StreamingResponse(
         request.app.state.store.iter_bytes(entry["sha256"]), media_type=media,
         headers={"Content-Length": str(entry["size"]), "X-Checksum-Sha256": entry["sha256"],
@@ -198,3 +209,33 @@ def delete_dataset(dataset_id: str, request: Request, session: SessionDep, _: Wr
     request.app.state.ready_cache.pop(dataset_id, None)
     request.app.state.index_cache.pop(dataset_id, None)
     return Response(status_code=204)
+
+
+_TAR_BODY = {"requestBody": {"required": True, "content": {"application/x-tar": {"schema": {
+    "type": "string", "format": "binary",
+    "description": "A tar archive: `<kind>.jsonl` (required), PNG charts and `meta.json` (optional)."}}}}}
+
+
+@router.post("/{dataset_id}/derived", response_model=DatasetPublic, status_code=201, openapi_extra=_TAR_BODY,
+             responses={200: {"description": "The same upload was published before; this is that version."}})
+async def create_derived(
+    dataset_id: str, request: Request, response: Response, _: WorkerDep,
+    kind: Annotated[str, Query(pattern="^(rollouts|preferences)$", description="rollouts or preferences")],
+    name: Annotated[str, Query(min_length=1, max_length=128, description="The new version's name.")],
+) -> DatasetPublic:
+    """Publish a derived version of a ready one (GRPO rollouts, DPO preference pairs) from a tar upload."""
+    settings = request.app.state.settings
+    work = settings.data_dir / "work" / f"upload-{uuid.uuid4().hex}"
+    work.mkdir(parents=True)
+    try:
+        archive = work / "upload.tar"
+        with open(archive, "wb") as fh:  # streamed to disk: uploads may be far larger than memory
+            async for chunk in request.stream():
+                fh.write(chunk)
+        public, created = await run_in_threadpool(
+            derived_service.create_derived, request.app.state.sessions, request.app.state.store, dataset_id,
+            kind, name, archive, work, _base_url(request))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    response.status_code = 201 if created else 200
+    return public

@@ -21,6 +21,7 @@ from app.db import SessionDep
 from app.errors import NotFound
 from app.models import Evaluation, ModelVersion, new_id
 from app.services import datasets as datasets_service
+from app.services import derived as derived_service
 from app.services.events import publish
 
 router = APIRouter(tags=["models"])
@@ -46,7 +47,7 @@ def list_models(request: Request, session: SessionDep, _: ReadDep, offset: Annot
 @router.post("/v1/models", response_model=ModelPublic, status_code=201)
 def create_model(body: ModelCreate, session: SessionDep, _: WorkerDep) -> ModelPublic:
     """Register a model version trained outside a ToolForge training job (e.g. a base model to evaluate)."""
-    if body.dataset_id:
+    if body.dataset_id is not None:
         datasets_service.get_dataset(session, body.dataset_id)
     row = ModelVersion(id=new_id("model"), **body.model_dump())
     session.add(row)
@@ -63,14 +64,20 @@ def get_model(model_id: str, session: SessionDep, _: ReadDep) -> ModelPublic:
 
 @router.get("/v1/models/{model_id}/lineage", response_model=Lineage)
 def lineage(model_id: str, request: Request, session: SessionDep, _: ReadDep) -> Lineage:
-    """Dataset version → model version → evaluations."""
+    """Dataset version → model version → evaluations, with the derived versions and models around them."""
     model = _model(session, model_id)
     dataset = datasets_service.get_dataset(session, model.dataset_id) if model.dataset_id else None
     evals = session.scalars(select(Evaluation).where(Evaluation.model_id == model_id).order_by(Evaluation.created_at))
+    base = str(request.base_url).rstrip("/")
+    more = derived_service.lineage_of(session, model)
     return Lineage(
-        dataset=datasets_service.to_public(session, dataset, str(request.base_url).rstrip("/")) if dataset else None,
+        dataset=datasets_service.to_public(session, dataset, base) if dataset else None,
         model=ModelPublic.model_validate(model),
         evaluations=[EvaluationPublic.model_validate(e) for e in evals],
+        ancestors=[datasets_service.to_public(session, v, base) for v in more["ancestors"]],
+        derived=[datasets_service.to_public(session, v, base) for v in more["derived"]],
+        upstream_models=[ModelPublic.model_validate(m) for m in more["upstream_models"]],
+        downstream_models=[ModelPublic.model_validate(m) for m in more["downstream_models"]],
     )
 
 

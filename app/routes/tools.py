@@ -10,9 +10,11 @@ from app.api_models import ToolImport, ToolImportResult, ToolPublic, ToolsPublic
 from app.auth import ReadDep, WriteDep
 from app.db import SessionDep
 from app.errors import InvalidInput
+from app.json_body import StrictJSONRoute
 from app.services import tools as tools_service
 
-router = APIRouter(prefix="/v1/tools", tags=["tools"])
+# Strict JSON: a tool document with duplicate keys or NaN is refused, never stored as something else.
+router = APIRouter(prefix="/v1/tools", tags=["tools"], route_class=StrictJSONRoute)
 
 TOOL_EXAMPLE = {
     "type": "function",

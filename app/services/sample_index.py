@@ -2,7 +2,8 @@
 
 The index is built once when a version is published and stored beside it as an artifact:
 `[u32 header length][JSON header][u64 pairs (offset, length)...]`. The header maps each key
-(`all`, `behavior:<b>`, `tool:<name>`) to `[first pair, count]`.
+(`all`, `behavior:<b>`, `tool:<name>`; derived versions add `step:<n>`, `reward:<r>`...) to
+`[first pair, count]`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import struct
 from array import array
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
@@ -24,20 +26,34 @@ def _tool_of(ground_truth: dict) -> str | None:
     return None
 
 
-def build_index(jsonl: Path, out: Path) -> int:
-    """Write the index of `jsonl` to `out`; return the number of samples."""
+def sample_keys(row: dict) -> list[str]:
+    """The index keys of a generated sample: its behaviour and its target tool."""
+    keys = [f"behavior:{row.get('behavior')}"]
+    tool = _tool_of(row.get("reward_model", {}).get("ground_truth", {}))
+    return keys + [f"tool:{tool}"] if tool else keys
+
+
+def build_index(jsonl: Path, out: Path, keys_of: Callable[[dict], Iterable[str]] = sample_keys) -> int:
+    """Write the index of `jsonl` to `out`; return the number of samples.
+
+    Args:
+        jsonl: the rows.
+        out: the index file to write.
+        keys_of: a row's keys besides `all` (derived versions index by step, reward... too).
+    """
     keys: dict[str, array] = defaultdict(lambda: array("Q"))
     offset = 0
     with open(jsonl, "rb") as fh:
         for line in fh:
             length = len(line.rstrip(b"\n"))
+            if not line.strip():  # a blank line is no row
+                offset += len(line)
+                continue
             row = orjson.loads(line)
             pair = (offset, length)
             keys["all"].extend(pair)
-            keys[f"behavior:{row.get('behavior')}"].extend(pair)
-            tool = _tool_of(row.get("reward_model", {}).get("ground_truth", {}))
-            if tool:
-                keys[f"tool:{tool}"].extend(pair)
+            for key in keys_of(row):
+                keys[key].extend(pair)
             offset += len(line)
     header: dict[str, list[int]] = {}
     body = array("Q")
