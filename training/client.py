@@ -9,7 +9,11 @@ whose bytes do not hash to the manifest's sha256.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +105,42 @@ class ServiceClient:
     def dataset(self, dataset_id: str) -> dict[str, Any]:
         """One dataset version, with its files (name, sha256, size, url)."""
         return self._call("GET", f"/v1/datasets/{dataset_id}").json()
+
+    def push_derived(self, parent_id: str, kind: str, name: str, files: dict[str, Path],
+                     meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Publish a derived version (``rollouts`` or ``preferences``) of `parent_id`.
+
+        The files travel as one tar archive, streamed from a temporary file (rollouts can be large).
+
+        Args:
+            parent_id: the version the rows were derived from.
+            kind: ``rollouts`` or ``preferences``.
+            name: the new version's name.
+            files: archive member name -> local file (``<kind>.jsonl`` and optional PNG charts).
+            meta: what made the rows (job, settings), stored as ``meta.json`` in the version's spec.
+
+        Returns:
+            The version's public record (the existing one when the same upload was published before).
+        """
+        with tempfile.TemporaryDirectory() as tmp:
+            archive = Path(tmp) / "upload.tar"
+            with tarfile.open(archive, "w") as tar:
+                for member, path in sorted(files.items()):
+                    tar.add(str(path), arcname=member, recursive=False)
+                if meta is not None:
+                    raw = json.dumps(meta, ensure_ascii=False, sort_keys=True).encode()
+                    info = tarfile.TarInfo("meta.json")
+                    info.size = len(raw)
+                    tar.addfile(info, io.BytesIO(raw))
+
+            def chunks() -> Any:
+                with open(archive, "rb") as fh:
+                    while chunk := fh.read(CHUNK):
+                        yield chunk
+
+            return self._call("POST", f"/v1/datasets/{parent_id}/derived", params={"kind": kind, "name": name},
+                              content=chunks(), headers={"Content-Type": "application/x-tar",
+                                                         "Content-Length": str(archive.stat().st_size)}).json()
 
     def download(self, url: str, dest: Path, sha256: str) -> Path:
         """Download `url` to `dest`, verifying its sha256; an existing file with the right hash is kept.

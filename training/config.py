@@ -1,4 +1,4 @@
-"""Training settings for a GRPO job, validated before any work starts.
+"""Training settings for a GRPO or DPO job, validated before any work starts.
 
 A job's payload carries ``{"config": {...}}``; ``TrainingConfig.from_dict`` reads it, refusing unknown
 keys and invalid combinations with a ``ValueError`` naming the setting to change. Defaults are the seed
@@ -23,13 +23,16 @@ def _cuda_available() -> bool:
 
 @dataclass
 class TrainingConfig:
-    """GRPO training settings (the ``config`` of a training job). Every field has help text."""
+    """GRPO (or DPO) training settings (the ``config`` of a training job). Every field has help text."""
 
     base_model: str = field(
         default="Qwen/Qwen2.5-7B-Instruct",
         metadata={"help": "Base model: a local folder or a hub id available offline on the worker."},
     )
-    method: str = field(default="grpo", metadata={"help": "Training method; this worker runs 'grpo'."})
+    method: str = field(
+        default="grpo",
+        metadata={"help": "'grpo' (RLVR on a samples version) or 'dpo' (TRL DPOTrainer on a preferences version)."},
+    )
     reward: str = field(
         default="tiered",
         metadata={"help": "'tiered' (1 / 0.5 / 0.25 / 0) or 'binary' (1 only when fully correct)."},
@@ -93,6 +96,13 @@ class TrainingConfig:
     evaluate: bool = field(
         default=True, metadata={"help": "Ask for an evaluation on the held-out split once the model is registered."}
     )
+    dpo_beta: float = field(
+        default=0.1, metadata={"help": "DPO: how far the policy may move from the reference (TRL's beta)."}
+    )
+    dpo_loss_type: str = field(default="sigmoid", metadata={"help": "DPO: TRL loss type ('sigmoid', 'ipo'...)."})
+    dpo_max_length: int | None = field(
+        default=None, metadata={"help": "DPO: truncate prompt + reply to this many tokens (None: never)."}
+    )
 
     def __post_init__(self) -> None:
         if self.use_cpu is None:
@@ -107,8 +117,18 @@ class TrainingConfig:
     def _problems(self) -> list[str]:
         """Every invalid setting, each message naming what to change."""
         p: list[str] = []
-        if self.method != "grpo":
-            p.append(f"method {self.method!r} is not run by this worker; set method to 'grpo'")
+        if self.method not in ("grpo", "dpo"):
+            p.append(f"method must be 'grpo' or 'dpo', got {self.method!r}")
+        if self.method == "dpo":
+            if self.sft_warmup_steps:
+                p.append("sft_warmup_steps is for GRPO; start DPO from an SFT model instead (set base_model to "
+                         "a GRPO job's sft_model_uri) and set sft_warmup_steps to 0")
+            if self.use_vllm:
+                p.append("use_vllm is for GRPO rollouts; DPO generates nothing: set use_vllm to false")
+            if self.dpo_beta <= 0:
+                p.append("dpo_beta must be > 0")
+            if self.dpo_max_length is not None and self.dpo_max_length < 2:
+                p.append("dpo_max_length must be >= 2 (or null for no truncation)")
         if self.reward not in ("tiered", "binary"):
             p.append(f"reward must be 'tiered' or 'binary', got {self.reward!r}")
         if self.learning_rate <= 0:
@@ -121,7 +141,10 @@ class TrainingConfig:
             p.append("prompts_per_step must be >= 1")
         if self.per_device_train_batch_size < 1:
             p.append("per_device_train_batch_size must be >= 1")
-        elif (self.prompts_per_step * self.num_generations) % self.per_device_train_batch_size:
+        elif self.method == "dpo" and self.prompts_per_step % self.per_device_train_batch_size:
+            p.append(f"per_device_train_batch_size ({self.per_device_train_batch_size}) must divide "
+                     f"prompts_per_step ({self.prompts_per_step} preference pairs per step)")
+        elif self.method != "dpo" and (self.prompts_per_step * self.num_generations) % self.per_device_train_batch_size:
             p.append(
                 f"per_device_train_batch_size ({self.per_device_train_batch_size}) must divide prompts_per_step x "
                 f"num_generations ({self.prompts_per_step * self.num_generations} completions per step)"
@@ -191,7 +214,8 @@ class TrainingConfig:
             world_size: training processes (GPUs across all nodes).
 
         Returns:
-            prompts_per_step x num_generations / (per_device_train_batch_size x world_size).
+            prompts_per_step x num_generations / (per_device_train_batch_size x world_size); for DPO a step
+            holds prompts_per_step pairs, so num_generations does not count.
 
         Raises:
             ValueError: the completions per step do not split evenly over the processes.
@@ -199,7 +223,7 @@ class TrainingConfig:
         >>> TrainingConfig(use_cpu=True).gradient_accumulation_steps(8)
         16
         """
-        completions = self.prompts_per_step * self.num_generations
+        completions = self.prompts_per_step * (1 if self.method == "dpo" else self.num_generations)
         per_pass = self.per_device_train_batch_size * world_size
         if completions % per_pass:
             raise ValueError(

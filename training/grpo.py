@@ -15,6 +15,7 @@ from typing import Any
 
 from training.config import TrainingConfig, grpo_args, lora_config
 from training.rewards import REWARD_FUNCTIONS, read_ground_truth
+from training.rollouts import RolloutRecorder, score_rollouts
 
 
 def read_jsonl(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
@@ -81,11 +82,13 @@ def build_dataset(rows: Iterable[Mapping[str, Any]]) -> Any:
     return Dataset.from_list(trl_rows(rows))
 
 
-def logged_reward(mode: str) -> Callable[..., list[float]]:
+def logged_reward(mode: str, recorder: RolloutRecorder | None = None) -> Callable[..., list[float]]:
     """The shared reward, also logging reward mean and std per expected behaviour.
 
     Args:
         mode: ``tiered`` or ``binary``.
+        recorder: when given, every scored completion is appended to it as a rollout row
+            (``training.rollouts``), with the step from TRL's ``trainer_state``.
 
     Returns:
         A TRL reward function named after the mode (TRL logs it as ``rewards/<name>/mean``).
@@ -93,7 +96,18 @@ def logged_reward(mode: str) -> Callable[..., list[float]]:
     score = REWARD_FUNCTIONS[mode]  # type: ignore[index]
 
     def reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
-        rewards = score(completions, **kwargs)
+        if recorder is None:
+            rewards = score(completions, **kwargs)
+        else:
+            state = kwargs.get("trainer_state")
+            # Generated before the step's update: global_step counts the steps already done.
+            step = int(getattr(state, "global_step", 0) or 0) + 1
+            rewards, rows = score_rollouts(completions, kwargs, mode, step, float(getattr(state, "epoch", 0) or 0))
+            recorder.record(rows)
+            log_extra = kwargs.get("log_extra")
+            if callable(log_extra):
+                log_extra(f"{mode}_behavior", [r["predicted"] for r in rows])
+                log_extra(f"{mode}_reason", [r["reason"] for r in rows])
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):
             for behaviour, (mean, std) in per_behaviour(rewards, kwargs.get("behavior") or []).items():
@@ -137,6 +151,7 @@ def make_trainer(
     callbacks: Sequence[Any] = (),
     report_to: list[str] | None = None,
     world_size: int = 1,
+    recorder: RolloutRecorder | None = None,
 ) -> Any:
     """A ``trl.GRPOTrainer`` for the settings, model and samples.
 
@@ -148,6 +163,7 @@ def make_trainer(
         callbacks: ``transformers.TrainerCallback`` instances.
         report_to: trackers (``["mlflow"]`` when tracking).
         world_size: training processes.
+        recorder: records every rollout (see ``logged_reward``).
 
     Returns:
         The trainer, ready for ``train(resume_from_checkpoint=...)``.
@@ -161,7 +177,7 @@ def make_trainer(
     model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype="bfloat16" if cfg.bf16 else "float32")
     return GRPOTrainer(
         model=model,
-        reward_funcs=[logged_reward(cfg.reward)],
+        reward_funcs=[logged_reward(cfg.reward, recorder)],
         args=args,
         train_dataset=build_dataset(rows),
         processing_class=tokenizer,

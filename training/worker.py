@@ -1,4 +1,4 @@
-"""The training worker: wait on the event feed, claim a training job, run SFT warm-up + GRPO, register the model.
+"""The training worker: wait on the event feed, claim a training job, run SFT + GRPO (or DPO), register the model.
 
 Protocol (the service's ``/v1/training-jobs`` routes):
 
@@ -10,6 +10,12 @@ Protocol (the service's ``/v1/training-jobs`` routes):
   and resumes with ``trainer.train(resume_from_checkpoint=...)``; the SFT warm start is stored once
   (``<artifacts>/jobs/<job>/sft``) so a resumed job trains on the same starting weights.
 - SIGTERM: the current step finishes, a checkpoint is saved and uploaded, the lease is released.
+- GRPO records every rollout (``training.rollouts``) in the work folder and copies the file into each
+  checkpoint; a resumed job continues from the checkpoint's copy. At the end the rollouts are pushed as a
+  derived ``rollouts`` version of the training dataset (with a reward-curve PNG) before the model is
+  registered, and the model's config names it (``rollouts_dataset_id``).
+- ``method: dpo`` trains TRL's ``DPOTrainer`` on a ``preferences`` version (``training.dpo``) with the same
+  checkpoints, leases and registration.
 - Between jobs it long-polls ``/v1/events`` from a cursor kept in ``<state_dir>/cursor`` (so a restart
   resumes where it stopped) and claims again on every wake-up; claiming also re-queues expired leases.
 
@@ -194,8 +200,13 @@ class Heartbeat:
             self.beat()
 
 
-def _trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: str, main: bool) -> Any:
-    """A ``TrainerCallback`` reporting to the service, uploading checkpoints and obeying stop requests."""
+def _trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: str, main: bool,
+                      phase: str = "grpo", before_upload: Callable[[Path], Any] | None = None) -> Any:
+    """A ``TrainerCallback`` reporting to the service, uploading checkpoints and obeying stop requests.
+
+    `before_upload` is called with each local checkpoint folder before it is copied to the store
+    (the rollout recorder puts its rows there, so a resumed job keeps them).
+    """
     from transformers import TrainerCallback
 
     class WorkerCallback(TrainerCallback):
@@ -219,11 +230,13 @@ def _trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: s
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN201
             numbers = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
             self.metrics.update(numbers)
-            heartbeat.update(metrics={**self.metrics, "step": state.global_step, "phase": "grpo"})
+            heartbeat.update(metrics={**self.metrics, "step": state.global_step, "phase": phase})
 
         def on_save(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
             if main and not heartbeat.lost.is_set():
                 local = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if before_upload is not None:
+                    before_upload(local)
                 uri = upload_dir(local, join_uri(checkpoints_uri, local.name))
                 heartbeat.update(checkpoint_uri=uri)
                 heartbeat.beat()
@@ -248,23 +261,27 @@ def _world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def fetch_dataset(client: ServiceClient, dataset_id: str, work_dir: Path) -> tuple[dict[str, Any], Path]:
-    """Download a dataset version's samples file, verifying its sha256.
+def fetch_dataset(client: ServiceClient, dataset_id: str, work_dir: Path,
+                  file_name: str | None = None) -> tuple[dict[str, Any], Path]:
+    """Download a dataset version's rows file, verifying its sha256.
 
     Args:
         client: the service client.
         dataset_id: the dataset version.
         work_dir: local cache root.
+        file_name: the file to fetch (default: ``samples.jsonl``, or ``<kind>.jsonl`` for a derived version).
 
     Returns:
-        The dataset's public record and the local samples file.
+        The dataset's public record and the local file.
     """
     dataset = client.dataset(dataset_id)
+    kind = dataset.get("kind") or "samples"
+    file_name = file_name or (SAMPLES_FILE if kind == "samples" else f"{kind}.jsonl")
     files = {f["name"]: f for f in dataset.get("files", [])}
-    if SAMPLES_FILE not in files:
-        raise ServiceError(f"dataset {dataset_id} has no {SAMPLES_FILE} (status {dataset.get('status')})")
-    entry = files[SAMPLES_FILE]
-    path = client.download(entry["url"], work_dir / "datasets" / dataset_id / SAMPLES_FILE, entry["sha256"])
+    if file_name not in files:
+        raise ServiceError(f"dataset {dataset_id} has no {file_name} (status {dataset.get('status')})")
+    entry = files[file_name]
+    path = client.download(entry["url"], work_dir / "datasets" / dataset_id / file_name, entry["sha256"])
     return dataset, path
 
 
@@ -311,12 +328,18 @@ def run_job(job: dict[str, Any], opts: WorkerOptions, client: ServiceClient, sto
 def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client: ServiceClient,
            stop: StopSignal, heartbeat: Heartbeat, main: bool, world: int) -> JobResult:
     from training.grpo import make_trainer, read_jsonl
+    from training.rollouts import ROLLOUTS_FILE, RolloutRecorder
     from training.sft import run_sft
 
     job_id = job["id"]
     job_uri = join_uri(opts.artifacts, "jobs", job_id)
     work = opts.work_dir / "jobs" / job_id
     dataset, samples = fetch_dataset(client, job["dataset_id"], opts.work_dir)
+    wanted = "preferences" if cfg.method == "dpo" else "samples"
+    if dataset.get("kind", "samples") != wanted:
+        raise ValueError(f"{cfg.method} trains on a {wanted} version; {job['dataset_id']} is "
+                         f"{dataset.get('kind')}" + (" (make pairs with `toolforge preferences --push`)"
+                                                     if cfg.method == "dpo" else ""))
     rows = read_jsonl(samples, cfg.max_samples)
     heartbeat.update(metrics={"phase": "starting", "samples": len(rows)})
     heartbeat.beat()
@@ -327,10 +350,11 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
         sft_uri = join_uri(job_uri, "sft")
         local_sft = work / "sft"
         if download_dir(sft_uri, local_sft) is None:  # not stored yet: this attempt runs it
-            heartbeat.update(metrics={"phase": "sft"})
+            heartbeat.update(metrics={"phase": "sft"}, progress_done=0, progress_total=cfg.sft_warmup_steps)
             run_sft(cfg.base_model, rows, local_sft, max_steps=cfg.sft_warmup_steps,
                     learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
-                    use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed)
+                    use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed,
+                    on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps))
             if main:
                 upload_dir(local_sft, sft_uri)
         model_path = local_sft
@@ -340,14 +364,28 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
     resume = None
     if job.get("checkpoint_uri"):
         name = job["checkpoint_uri"].rstrip("/").rsplit("/", 1)[-1]
-        resume = download_dir(job["checkpoint_uri"], work / "grpo" / name)
+        resume = download_dir(job["checkpoint_uri"], work / cfg.method / name)
         log.info("resuming %s from %s", job_id, job["checkpoint_uri"])
 
     report_to = _trackers()
-    callback = _trainer_callback(heartbeat, stop, join_uri(job_uri, "checkpoints"), main)
-    trainer = make_trainer(cfg, model_path, rows, work / "grpo", callbacks=[callback], report_to=report_to,
-                           world_size=world)
-    heartbeat.update(metrics={"phase": "grpo"})
+    recorder = None
+    if cfg.method == "grpo":
+        # One file per process: each records the completions it scored.
+        recorder = RolloutRecorder(work / "rollouts" / f"rank{int(os.environ.get('RANK', '0'))}-{ROLLOUTS_FILE}")
+        kept = recorder.restore(resume, _checkpoint_step(resume))
+        if resume is not None:
+            log.info("kept %d rollouts from the checkpoint", kept)
+    callback = _trainer_callback(heartbeat, stop, join_uri(job_uri, "checkpoints"), main, phase=cfg.method,
+                                 before_upload=recorder.snapshot if recorder is not None else None)
+    if cfg.method == "dpo":
+        from training.dpo import make_dpo_trainer
+
+        trainer = make_dpo_trainer(cfg, model_path, rows, work / "dpo", callbacks=[callback], report_to=report_to,
+                                   world_size=world)
+    else:
+        trainer = make_trainer(cfg, model_path, rows, work / "grpo", callbacks=[callback], report_to=report_to,
+                               world_size=world, recorder=recorder)
+    heartbeat.update(metrics={"phase": cfg.method})
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     state = trainer.state
@@ -363,17 +401,90 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
     metrics = {k: v for k, v in callback.metrics.items() if isinstance(v, float)}
     metrics |= {"global_step": state.global_step, "train_seconds": round(time.monotonic() - started, 3),
                 "samples": len(rows)}
+    rollouts_id = None
+    if recorder is not None:
+        rollouts_id = push_rollouts(client, recorder, dataset, job_id, cfg, work / "rollouts")
+        with open(recorder.path, "rb") as fh:
+            metrics["rollouts"] = sum(1 for line in fh if line.strip())
     model = {
-        "name": f"{dataset.get('name', 'dataset')}-grpo",
+        "name": f"{dataset.get('name', 'dataset')}-{cfg.method}",
         "dataset_id": job["dataset_id"],
         "base_model": cfg.base_model,
         # `evaluate` travels in the config: the model-version body has no field of its own for it.
-        "config": {**cfg.to_dict(), "sft_model_uri": sft_uri or None, "adapter": cfg.lora},
+        "config": {**cfg.to_dict(), "sft_model_uri": sft_uri or None, "adapter": cfg.lora,
+                   "rollouts_dataset_id": rollouts_id},
         "metrics": metrics,
         "artifact_uri": artifact_uri,
     }
     client.complete(job_id, opts.worker_id, model)
     return JobResult("succeeded", model=model)
+
+
+def _sft_progress(heartbeat: Heartbeat, total: int) -> Callable[[dict[str, float]], None]:
+    """An ``on_log`` for ``run_sft`` that reports SFT steps and loss on the heartbeat (one log per step)."""
+    done = [0]
+
+    def report(logs: dict[str, float]) -> None:
+        if "loss" not in logs:  # the closing summary (train_runtime...) is not a step
+            return
+        done[0] += 1
+        heartbeat.update(progress_done=done[0], progress_total=total,
+                         metrics={"phase": "sft", "sft_loss": float(logs["loss"])})
+
+    return report
+
+
+def _checkpoint_step(checkpoint: Path | None) -> int | None:
+    """The step of a ``checkpoint-N`` folder (None without one).
+
+    >>> _checkpoint_step(Path("/w/grpo/checkpoint-12"))
+    12
+    """
+    if checkpoint is None:
+        return None
+    tail = Path(checkpoint).name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def push_rollouts(client: ServiceClient, recorder: Any, dataset: dict[str, Any], job_id: str,
+                  cfg: TrainingConfig, work: Path) -> str | None:
+    """Publish a job's rollouts as a derived ``rollouts`` version of its dataset, with a reward-curve chart.
+
+    A failure is logged, not raised: the trained model is still registered (without the link).
+
+    Args:
+        client: the service client.
+        recorder: the job's ``RolloutRecorder``.
+        dataset: the training dataset's public record.
+        job_id: the training job.
+        cfg: its settings (recorded in the version's meta).
+        work: scratch folder for the chart.
+
+    Returns:
+        The rollouts version id, or None when there was nothing to push or the push failed.
+    """
+    from training.rollouts import CHART_FILE, ROLLOUTS_FILE, plot_reward_curve, read_rows, rollout_stats
+
+    rows = read_rows(recorder.path) if recorder.path.exists() else []
+    if not rows:
+        return None
+    files = {ROLLOUTS_FILE: recorder.path}
+    try:
+        files[CHART_FILE] = plot_reward_curve(rollout_stats(rows), work / CHART_FILE,
+                                              title=f"{dataset.get('name', 'dataset')} GRPO rollouts")
+    except ImportError:
+        log.warning("matplotlib is not installed; pushing the rollouts without a reward-curve chart")
+    meta = {"job_id": job_id, "method": cfg.method, "base_model": cfg.base_model, "reward": cfg.reward,
+            "num_generations": cfg.num_generations, "prompts_per_step": cfg.prompts_per_step,
+            "max_steps": cfg.max_steps, "seed": cfg.seed}
+    try:
+        version = client.push_derived(dataset["id"], "rollouts", f"{dataset.get('name', 'dataset')}-rollouts",
+                                      files, meta)
+    except ServiceError as exc:
+        log.error("could not push the rollouts of %s: %s", job_id, exc)
+        return None
+    log.info("rollouts of %s: %s (%d rows)", job_id, version["id"], len(rows))
+    return version["id"]
 
 
 def _stop_early(client: ServiceClient, job_id: str, worker_id: str, heartbeat: Heartbeat) -> JobResult:

@@ -13,8 +13,12 @@ CPU = {"use_cpu": True}
 GPU = {"use_cpu": False}
 
 INVALID: list[tuple[dict[str, Any], str]] = [
-    # DPO is accepted by the API but not run by this worker.
-    ({"method": "dpo"}, "set method to 'grpo'"),
+    # The worker runs GRPO and DPO, nothing else.
+    ({"method": "ppo"}, "method must be 'grpo' or 'dpo'"),
+    # DPO starts from an SFT model; the warm start is GRPO's.
+    ({"method": "dpo", "sft_warmup_steps": 5}, "set sft_warmup_steps to 0"),
+    # A DPO step holds prompts_per_step pairs, split into per-device batches.
+    ({"method": "dpo", "prompts_per_step": 6, "per_device_train_batch_size": 4}, "must divide prompts_per_step (6"),
     # Only the two shared reward modes exist.
     ({"reward": "shaped"}, "reward must be 'tiered' or 'binary'"),
     # A zero learning rate trains nothing.
