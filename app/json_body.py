@@ -15,14 +15,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r} in one object; keep one")
-        out[key] = value
-    return out
+from generators.registry import reject_duplicate_keys
 
 
 def _no_constant(name: str) -> Any:
@@ -47,7 +40,7 @@ def loads_strict(text: str) -> Any:
     json.decoder.JSONDecodeError: duplicate key 'a' in one object; keep one: line 1 column 1 (char 0)
     """
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=reject_duplicate_keys, parse_constant=_no_constant)
     except json.JSONDecodeError:
         raise
     except ValueError as exc:

@@ -429,11 +429,12 @@ def _envelope_message(error: Any) -> str:
     return f"{error.message}" + (f"; {hint}" if hint else "")
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`object_pairs_hook` for `json.loads` that refuses a key given twice (JSON would keep the last)."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"duplicate key {key!r} in one object")
+            raise ValueError(f"duplicate key {key!r} in one object; keep one")
         out[key] = value
     return out
 
@@ -460,7 +461,7 @@ def parse_tool_bytes(raw: bytes, source: str = "<input>", limits: Limits | None 
     except UnicodeDecodeError as exc:
         return None, [Problem(source, "", f"not UTF-8 (byte {exc.start}); save the file as UTF-8")]
     try:
-        doc = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        doc = json.loads(text, object_pairs_hook=reject_duplicate_keys)
     except json.JSONDecodeError as exc:
         return None, [Problem(source, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
     except ValueError as exc:

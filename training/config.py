@@ -249,35 +249,53 @@ def grpo_args(cfg: TrainingConfig, output_dir: str, world_size: int = 1, report_
     from trl import GRPOConfig
 
     return GRPOConfig(
-        output_dir=output_dir,
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.num_train_epochs,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps(world_size),
+        **trainer_args(cfg, output_dir, world_size, report_to),
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
         beta=cfg.beta,
-        seed=cfg.seed,
-        use_cpu=bool(cfg.use_cpu),
-        bf16=bool(cfg.bf16),
-        # The new name, set explicitly: TRL's default for the deprecated alias would warn.
-        activation_checkpointing=bool(cfg.gradient_checkpointing),
         use_vllm=cfg.use_vllm,
         vllm_mode=cfg.vllm_mode,
         vllm_server_base_url=cfg.vllm_server_base_url,
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
         vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        logging_steps=cfg.logging_steps,
-        report_to=report_to or "none",
-        disable_tqdm=True,
         # Keep every dataset column: the reward reads reward_model, tools and behavior.
         remove_unused_columns=False,
     )
+
+
+def trainer_args(cfg: TrainingConfig, output_dir: str, world_size: int = 1,
+                 report_to: list[str] | None = None) -> dict[str, Any]:
+    """The trainer arguments GRPO and DPO share (schedule, precision, checkpoints, logging).
+
+    Args:
+        cfg: the validated settings.
+        output_dir: local folder for the trainer's checkpoints.
+        world_size: training processes (from accelerate).
+        report_to: trackers for the trainer's logs; none by default.
+
+    Returns:
+        Keyword arguments for ``GRPOConfig`` / ``DPOConfig``.
+    """
+    return {
+        "output_dir": output_dir,
+        "learning_rate": cfg.learning_rate,
+        "num_train_epochs": cfg.num_train_epochs,
+        "max_steps": cfg.max_steps,
+        "per_device_train_batch_size": cfg.per_device_train_batch_size,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps(world_size),
+        "seed": cfg.seed,
+        "use_cpu": bool(cfg.use_cpu),
+        "bf16": bool(cfg.bf16),
+        # The new name, set explicitly: TRL's default for the deprecated alias is on (and slower on CPU).
+        "activation_checkpointing": bool(cfg.gradient_checkpointing),
+        "save_strategy": "steps",
+        "save_steps": cfg.save_steps,
+        "save_total_limit": cfg.save_total_limit,
+        "logging_steps": cfg.logging_steps,
+        "report_to": report_to or "none",
+        "disable_tqdm": True,
+    }
 
 
 def lora_config(cfg: TrainingConfig) -> Any:

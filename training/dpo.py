@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.config import TrainingConfig, lora_config
+from training.config import TrainingConfig, lora_config, trainer_args
 
 COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -50,26 +50,10 @@ def dpo_args(cfg: TrainingConfig, output_dir: str, world_size: int = 1, report_t
     from trl import DPOConfig
 
     return DPOConfig(
-        output_dir=output_dir,
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.num_train_epochs,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps(world_size),
+        **trainer_args(cfg, output_dir, world_size, report_to),
         beta=cfg.dpo_beta,
         loss_type=[cfg.dpo_loss_type],
         max_length=cfg.dpo_max_length,
-        seed=cfg.seed,
-        use_cpu=bool(cfg.use_cpu),
-        bf16=bool(cfg.bf16),
-        # The new name, set explicitly: TRL's default for the deprecated alias is on (slower on CPU).
-        activation_checkpointing=bool(cfg.gradient_checkpointing),
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        logging_steps=cfg.logging_steps,
-        report_to=report_to or "none",
-        disable_tqdm=True,
     )
 
 
