@@ -8,10 +8,7 @@ each model shows the other and every version in between.
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +25,8 @@ pytest.importorskip("trl", reason="the worker needs the 'train' extra")
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.training.e2e_service import REPO, offline_env, running_service  # noqa: E402
+
 LEASE = 15
 STEPS, PROMPTS, GENERATIONS = 5, 4, 4
 GRPO = {
@@ -39,54 +37,11 @@ GRPO = {
 }
 
 
-def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(home / "hf"),
-            "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "DISABLE_MLFLOW_INTEGRATION": "TRUE"}
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A real uvicorn (SQLite, temp data dir) and a write+worker key."""
-    data = tmp_path_factory.mktemp("service")
-    db_url = f"sqlite:///{data / 'toolforge.db'}"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "TOOLFORGE_DATA_DIR": str(data), "TOOLFORGE_DATABASE_URL": db_url,
-           "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"), "TOOLFORGE_LEASE_SECONDS": str(LEASE),
-           "TOOLFORGE_BOOTSTRAP_ADMIN_KEY": "tf-admin-" + secrets.token_hex(16)}
-    log = open(data / "uvicorn.log", "wb")  # noqa: SIM115 - closed in the finaliser below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port",
-         str(port), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (data / "uvicorn.log").read_text()
-            time.sleep(0.2)
-        from sqlalchemy import create_engine
-        from sqlalchemy.orm import Session
-
-        from app.auth import create_key
-
-        engine = create_engine(db_url)
-        with Session(engine) as session:
-            key = create_key(session, "e2e", ["write", "worker"])
-        engine.dispose()
-        yield {"url": url, "key": key, "data": data}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    """A real uvicorn (SQLite, temp data dir, short leases) and a write+worker key."""
+    with running_service(tmp_path_factory.mktemp("service"), LEASE) as svc:
+        yield svc
 
 
 def _worker(service: dict[str, Any], tmp: Path, name: str) -> tuple[subprocess.Popen, Path]:
@@ -95,7 +50,7 @@ def _worker(service: dict[str, Any], tmp: Path, name: str) -> tuple[subprocess.P
            "--artifacts", str(tmp / "artifacts"), "--work-dir", str(tmp / name), "--worker-id", name,
            "--lease-seconds", str(LEASE), "--poll-wait", "2", "--once", "--idle-timeout", "60"]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=offline_env(tmp), stdout=log, stderr=subprocess.STDOUT)
     return proc, log_path
 
 
@@ -196,7 +151,7 @@ def test_grpo_rollouts_preferences_dpo_and_lineage(service: dict[str, Any], tmp_
     made = subprocess.run(
         [sys.executable, "-m", "app.cli", "preferences", "--from-rollouts", rollouts_id, "--out", str(out),
          "--push", "--url", service["url"], "--api-key", service["key"]],
-        cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=120,
+        cwd=REPO, env=offline_env(tmp_path), capture_output=True, text=True, timeout=120,
     )
     assert made.returncode == 0, made.stderr + made.stdout
     by_prompt: dict[str, list[float]] = {}

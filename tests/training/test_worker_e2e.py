@@ -7,10 +7,7 @@ both the base model and the SFT warm start (so GRPO itself moved them).
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +22,8 @@ pytest.importorskip("trl", reason="the worker needs the 'train' extra")
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.training.e2e_service import REPO, offline_env, running_service  # noqa: E402
+
 LEASE = 10  # seconds: short, so the killed worker's job is re-queued quickly
 TRAIN = {
     "sft_warmup_steps": 10, "sft_batch_size": 8, "sft_learning_rate": 1e-2,
@@ -34,56 +32,11 @@ TRAIN = {
 }
 
 
-def _offline_env(home: Path) -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(home / "hf"),
-            "TOKENIZERS_PARALLELISM": "false",
-            # One thread each: the worker shares the 2 CI cores with the service and pytest (2-3x faster).
-            "OMP_NUM_THREADS": "1", "DISABLE_MLFLOW_INTEGRATION": "TRUE"}
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A real uvicorn (SQLite, temp data dir, short leases) and a write+worker key."""
-    data = tmp_path_factory.mktemp("service")
-    db_url = f"sqlite:///{data / 'toolforge.db'}"
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    env = {**os.environ, "TOOLFORGE_DATA_DIR": str(data), "TOOLFORGE_DATABASE_URL": db_url,
-           "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"), "TOOLFORGE_LEASE_SECONDS": str(LEASE),
-           "TOOLFORGE_BOOTSTRAP_ADMIN_KEY": "tf-admin-" + secrets.token_hex(16)}
-    log = open(data / "uvicorn.log", "wb")  # noqa: SIM115 - closed in the finaliser below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--fd", str(sock.fileno()),
-         "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=(sock.fileno(),),
-    )
-    sock.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (data / "uvicorn.log").read_text()
-            time.sleep(0.2)
-        from sqlalchemy import create_engine
-        from sqlalchemy.orm import Session
-
-        from app.auth import create_key
-
-        engine = create_engine(db_url)
-        with Session(engine) as session:
-            key = create_key(session, "e2e", ["write", "worker"])
-        engine.dispose()
-        yield {"url": url, "key": key, "data": data}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    with running_service(tmp_path_factory.mktemp("service"), LEASE) as svc:
+        yield svc
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +52,7 @@ def _start_worker(service: dict[str, Any], tmp: Path, name: str, artifacts: Path
            "--artifacts", str(artifacts), "--work-dir", str(tmp / name), "--worker-id", name,
            "--lease-seconds", str(LEASE), "--poll-wait", "2", "--once", "--idle-timeout", "120"]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=_offline_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=offline_env(tmp), stdout=log, stderr=subprocess.STDOUT)
     return proc, log_path
 
 
