@@ -62,7 +62,7 @@ FULL = DemoPlan(
            "vocab_size": 4000},
     tokenizer_samples=600,
     training={
-        "sft_warmup_steps": 150, "sft_learning_rate": 3e-3, "sft_batch_size": 8,
+        "sft_warmup_steps": 320, "sft_learning_rate": 3e-3, "sft_batch_size": 8,
         "max_steps": 24, "prompts_per_step": 4, "num_generations": 8, "per_device_train_batch_size": 32,
         "max_completion_length": 64, "temperature": 1.0, "learning_rate": 5e-4, "beta": 0.0,
         "reward": "tiered", "save_steps": 1000, "evaluate": False,
