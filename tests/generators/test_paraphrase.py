@@ -151,7 +151,8 @@ def test_openai_backend_request_body_and_replies(stub):
     assert [r.error for r in replies] == [None, None]
     assert parse_variants(replies[0].text, 3)[0].count("Book a table.") == 1
     assert replies[0].prompt_tokens > 0 and replies[0].completion_tokens > 0
-    body = stub.requests[before]
+    # the two requests run concurrently and may arrive in either order: pick the first prompt's by its text
+    body = next(b for b in stub.requests[before:] if b["messages"][-1]["content"] == "Book a table.")
     # sampling settings, a per-request seed and the structured-output schema reach the server
     assert (body["temperature"], body["top_p"], body["max_tokens"], body["n"]) == (0.7, 0.9, 99, 1)
     assert body["seed"] == 0 and body["response_format"]["type"] == "json_schema"
