@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
-from app.models import Job, ModelVersion, new_id, now
+from app.models import DatasetVersion, Job, ModelVersion, new_id, now
 from app.services.events import publish
 
 MAX_ATTEMPTS = 3
@@ -55,6 +55,14 @@ def requeue_expired(session: Session, kind: str) -> int:
         if res.rowcount == 1:  # type: ignore[attr-defined]
             publish(session, "job.failed" if give_up else "job.requeued", job.id,
                     {"kind": kind, "checkpoint_uri": job.checkpoint_uri, "attempts": job.attempts})
+            if give_up and kind == "generation" and job.dataset_id:
+                # The version this job was making will not become ready: say so (a re-POST retries it).
+                session.execute(
+                    update(DatasetVersion).where(DatasetVersion.id == job.dataset_id,
+                                                 DatasetVersion.status == "pending")
+                    .values(status="failed", error=values["error"])
+                )
+                publish(session, "dataset.failed", job.dataset_id, {"error": values["error"]})
     session.commit()
     return len(expired)
 
