@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -296,6 +297,23 @@ def trainer_args(cfg: TrainingConfig, output_dir: str, world_size: int = 1,
         "report_to": report_to or "none",
         "disable_tqdm": True,
     }
+
+
+def load_policy(cfg: TrainingConfig, model_path: str | Path) -> tuple[Any, Any]:
+    """Load the model to train and its tokenizer (bf16 when the settings ask for it).
+
+    Args:
+        cfg: the settings.
+        model_path: a local model folder (weights, tokenizer, chat template).
+
+    Returns:
+        ``(model, tokenizer)``.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype="bfloat16" if cfg.bf16 else "float32")
+    return model, tokenizer
 
 
 def lora_config(cfg: TrainingConfig) -> Any:

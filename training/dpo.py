@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.config import TrainingConfig, lora_config, trainer_args
+from training.config import TrainingConfig, load_policy, lora_config, trainer_args
 
 COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -83,14 +83,12 @@ def make_dpo_trainer(
         of the model as the reference; with LoRA, the reference is the model with the adapter disabled.
     """
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOTrainer
 
     if not rows:
         raise ValueError("no preference pairs to train on; make some with `toolforge preferences`")
     args = dpo_args(cfg, str(output_dir), world_size, report_to)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype="bfloat16" if cfg.bf16 else "float32")
+    model, tokenizer = load_policy(cfg, model_path)
     return DPOTrainer(
         model=model,
         args=args,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.config import TrainingConfig, grpo_args, lora_config
+from training.config import TrainingConfig, grpo_args, load_policy, lora_config
 from training.rewards import REWARD_FUNCTIONS, read_ground_truth
 from training.rollouts import RolloutRecorder, score_rollouts
 
@@ -168,13 +168,11 @@ def make_trainer(
     Returns:
         The trainer, ready for ``train(resume_from_checkpoint=...)``.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOTrainer
 
     args = grpo_args(cfg, str(output_dir), world_size, report_to)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    model, tokenizer = load_policy(cfg, model_path)
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype="bfloat16" if cfg.bf16 else "float32")
     return GRPOTrainer(
         model=model,
         reward_funcs=[logged_reward(cfg.reward, recorder)],

@@ -25,7 +25,7 @@ pytest.importorskip("trl", reason="the worker needs the 'train' extra")
 
 pytestmark = pytest.mark.slow
 
-from tests.training.e2e_service import REPO, offline_env, running_service  # noqa: E402
+from tests.training.e2e_service import REPO, offline_env, running_service, start_worker  # noqa: E402
 
 LEASE = 15
 STEPS, PROMPTS, GENERATIONS = 5, 4, 4
@@ -45,13 +45,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 
 def _worker(service: dict[str, Any], tmp: Path, name: str) -> tuple[subprocess.Popen, Path]:
-    log_path = tmp / f"{name}.log"
-    cmd = [sys.executable, "-m", "app.cli", "worker", "--url", service["url"], "--api-key", service["key"],
-           "--artifacts", str(tmp / "artifacts"), "--work-dir", str(tmp / name), "--worker-id", name,
-           "--lease-seconds", str(LEASE), "--poll-wait", "2", "--once", "--idle-timeout", "60"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=offline_env(tmp), stdout=log, stderr=subprocess.STDOUT)
-    return proc, log_path
+    return start_worker(service, tmp, name, tmp / "artifacts", LEASE, idle_timeout=60)
 
 
 def _finish(proc: subprocess.Popen, log_path: Path, timeout: float) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ pytest.importorskip("trl", reason="the worker needs the 'train' extra")
 
 pytestmark = pytest.mark.slow
 
-from tests.training.e2e_service import REPO, offline_env, running_service  # noqa: E402
+from tests.training.e2e_service import running_service, start_worker  # noqa: E402
 
 LEASE = 10  # seconds: short, so the killed worker's job is re-queued quickly
 TRAIN = {
@@ -47,13 +46,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start_worker(service: dict[str, Any], tmp: Path, name: str, artifacts: Path) -> tuple[subprocess.Popen, Path]:
-    log_path = tmp / f"{name}.log"
-    cmd = [sys.executable, "-m", "app.cli", "worker", "--url", service["url"], "--api-key", service["key"],
-           "--artifacts", str(artifacts), "--work-dir", str(tmp / name), "--worker-id", name,
-           "--lease-seconds", str(LEASE), "--poll-wait", "2", "--once", "--idle-timeout", "120"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=offline_env(tmp), stdout=log, stderr=subprocess.STDOUT)
-    return proc, log_path
+    return start_worker(service, tmp, name, artifacts, LEASE, idle_timeout=120)
 
 
 def _poll(client: httpx.Client, path: str, done, timeout: float, why: str, logs: list[Path]) -> dict[str, Any]:  # noqa: ANN001
