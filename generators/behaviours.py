@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from generators import refusals, templates
+from generators import direct, refusals, templates
 from generators.registry import Tool
 from generators.surface import mentions, surface, vague_phrase
 from generators.templates import TextTemplate, capitalise, join_phrases
@@ -126,6 +126,7 @@ class Generator:
             self.same_domain[t.name] = tuple(o.name for o in self.tools if o.domain == t.domain and o is not t)
             self.other_domain[t.name] = tuple(o.name for o in self.tools if o.domain != t.domain)
         self.refusal_bank = refusals.RefusalBank(split)
+        self.direct_bank = direct.DirectBank(split)
         # Hard negatives: each tool's domain neighbours that do something else (no shared content name word).
         self.unrelated_neighbours = {
             t.name: tuple(n for n in self.same_domain[t.name] if not unrelated_overlap(t.name, n)) for t in self.tools
@@ -340,11 +341,28 @@ class Generator:
             absent=target.name,
         )
 
+    def direct(self, rng: random.Random) -> Sample:
+        """A request that needs no tool (small talk, knowledge, rewriting, arithmetic, writing); answer it.
+
+        Args:
+            rng: the chunk's random generator.
+
+        Returns:
+            The unverified sample; `detail` names the task kind.
+        """
+        anchor = _pick(rng, self.tools)
+        offered = self.offer(anchor.name, rng)
+        tool_texts = [self.text[n].text for n in offered]
+        kinds = [k for k in direct.KINDS if not direct.covered(k, tool_texts)]
+        kind = _pick(rng, kinds).name  # small talk is never covered, so the list is never empty
+        text, template_id = self.direct_bank.request(kind, rng)
+        return Sample("direct", offered, text, {"direct": {}}, template_id, anchor.domain, detail=kind)
+
     def sample(self, behaviour: str, rng: random.Random) -> Sample:
         """Build one unverified sample of `behaviour`.
 
         Args:
-            behaviour: execution, clarification or refusal.
+            behaviour: execution, clarification, refusal or direct.
             rng: the chunk's random generator.
 
         Returns:
@@ -356,6 +374,8 @@ class Generator:
             return self.clarification(rng)
         if behaviour == "refusal":
             return self.refusal(rng)
+        if behaviour == "direct":
+            return self.direct(rng)
         raise ValueError(f"unknown behaviour {behaviour!r}")
 
     def mentions(self, text: str, value: Any, tool: str, param: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generators import refusals
+from generators import direct, refusals
 from generators.behaviours import Generator, Sample, unrelated_overlap
 from generators.surface import mentions, normalize_text
 
@@ -52,6 +52,13 @@ def verify(gen: Generator, sample: Sample) -> str | None:
         return _clarification(gen, sample)
     if sample.behaviour == "refusal":
         return _refusal(gen, sample)
+    if sample.behaviour == "direct":
+        kind = direct.KIND_BY_NAME.get(sample.detail)
+        if kind is None:
+            return "direct_unknown_kind"
+        if direct.covered(kind, (gen.text[n].text for n in sample.offered)):
+            return "direct_covered_by_offered_tool"
+        return None
     return "unknown_behaviour"
 
 
