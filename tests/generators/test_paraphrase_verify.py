@@ -39,7 +39,7 @@ WEATHER = _find("execution", "get_weather_forecast",
                 lambda s: list(s.args) == ["location"] and "forecast" in s.text.lower())
 WORKOUT = _find("clarification", "log_workout", lambda s: s.missing == ("activity_type",))
 HARM = _find("refusal", where=lambda s: s.detail == "credential_theft")
-OOS = _find("refusal", where=lambda s: s.ground_truth["refusal"]["reason"] == "out_of_scope" and s.detail == "joke")
+OOS = _find("refusal", where=lambda s: s.ground_truth["refusal"]["reason"] == "out_of_scope" and s.detail == "taxi")
 
 CASES = [
     # a greeting added, every value kept: accepted
