@@ -22,7 +22,7 @@ from app.models import IdempotencyRecord
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
 from app.services.sample_index import SampleIndex
-from training.rollouts import reward_key
+from training.derived.rollouts import reward_key
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 

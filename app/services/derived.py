@@ -31,7 +31,7 @@ from app.services import datasets as datasets_service
 from app.services.events import publish
 from app.services.sample_index import build_index
 from app.storage import ArtifactStore
-from training import preferences, rollouts
+from training.derived import preferences, rollouts
 
 UPLOAD_PATH = re.compile(r"^/v1/datasets/[^/]+/derived$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
