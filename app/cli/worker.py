@@ -1,4 +1,8 @@
-"""CLI commands for the worker (registered into `toolforge` by app/cli/main.py). Heavy imports stay inside commands."""
+"""CLI commands for the worker (registered into `toolforge` by app/cli/main.py). Heavy imports stay inside commands.
+
+``toolforge worker`` is the only entry point of the training worker; several GPUs:
+``accelerate launch --config_file training/accelerate/multi_gpu.yaml -m app.cli worker --url ...``.
+"""
 
 from __future__ import annotations
 
@@ -34,18 +38,28 @@ def worker(
 ) -> None:
     """Run the GRPO training worker: claim training jobs, train, register model versions."""
     import logging
+    import warnings
 
-    from training.worker.loop import main
+    from app.settings import Settings
+    from training.worker.loop import WorkerOptions, run_worker
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    argv = ["--url", url, "--lease-seconds", str(lease_seconds), "--poll-wait", str(poll_wait)]
-    for flag, value in (("--api-key", api_key), ("--artifacts", artifacts), ("--work-dir", work_dir),
-                        ("--state-dir", state_dir), ("--worker-id", worker_id), ("--idle-timeout", idle_timeout)):
-        if value is not None:
-            argv += [flag, str(value)]
-    if once:
-        argv.append("--once")
-    raise typer.Exit(main(argv))
+    # TRL 1.16 itself calls this deprecated transformers property on every generation; it is not ours to fix.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    settings = Settings()
+    work = work_dir or settings.data_dir / "worker"
+    opts = WorkerOptions(
+        url=url, api_key=api_key, artifacts=artifacts or settings.resolved_artifact_url, work_dir=Path(work),
+        state_dir=Path(state_dir or Path(work) / "state"), lease_seconds=lease_seconds, poll_wait=poll_wait,
+        once=once, idle_timeout=idle_timeout,
+    )
+    if worker_id:
+        opts.worker_id = worker_id
+    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Every process of one launch must share the id: derive it from the rendezvous address.
+        opts.worker_id = f"{os.environ.get('MASTER_ADDR', 'local')}-{os.environ.get('MASTER_PORT', '0')}"
+    raise typer.Exit(run_worker(opts))
 
 
 def sft(

@@ -19,14 +19,14 @@ Protocol (the service's ``/v1/training-jobs`` routes):
 - Between jobs it long-polls ``/v1/events`` from a cursor kept in ``<state_dir>/cursor`` (so a restart
   resumes where it stopped) and claims again on every wake-up; claiming also re-queues expired leases.
 
-Under ``accelerate launch`` every process runs this module; the main process talks to the service and
+Started by ``toolforge worker`` (``app/cli/worker.py``, which builds the ``WorkerOptions``). Under
+``accelerate launch -m app.cli worker`` every process runs this loop; the main process talks to the service and
 the others learn the claimed job from the event feed (``job.running`` with this worker's id), so no
 collective operation is held open while the worker idles.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -36,7 +36,6 @@ import threading
 import time
 import traceback
 import uuid
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -594,50 +593,3 @@ def run_worker(opts: WorkerOptions, client: ServiceClient | None = None, stop: S
             cursor = page["next_cursor"]
             write_cursor(opts.state_dir, cursor)
     return code
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Arguments of ``python -m training.worker.loop`` (what ``accelerate launch`` runs)."""
-    parser = argparse.ArgumentParser(description="ToolForge GRPO training worker.")
-    parser.add_argument("--url", default=os.environ.get("TOOLFORGE_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--api-key", default=os.environ.get("TOOLFORGE_API_KEY"))
-    parser.add_argument("--artifacts", default=None, help="Artifact root (folder or fsspec URL).")
-    parser.add_argument("--work-dir", type=Path, default=None)
-    parser.add_argument("--state-dir", type=Path, default=None)
-    parser.add_argument("--worker-id", default=os.environ.get("TOOLFORGE_WORKER_ID"))
-    parser.add_argument("--lease-seconds", type=int, default=120)
-    parser.add_argument("--poll-wait", type=float, default=30.0)
-    parser.add_argument("--once", action="store_true")
-    parser.add_argument("--idle-timeout", type=float, default=None)
-    return parser.parse_args(argv)
-
-
-def options_from(args: argparse.Namespace) -> WorkerOptions:
-    """Worker options from parsed arguments, with defaults from the ToolForge settings."""
-    from app.settings import Settings
-
-    settings = Settings()
-    work_dir = args.work_dir or settings.data_dir / "worker"
-    opts = WorkerOptions(
-        url=args.url, api_key=args.api_key, artifacts=args.artifacts or settings.resolved_artifact_url,
-        work_dir=Path(work_dir), state_dir=Path(args.state_dir or Path(work_dir) / "state"),
-        lease_seconds=args.lease_seconds, poll_wait=args.poll_wait, once=args.once, idle_timeout=args.idle_timeout,
-    )
-    if args.worker_id:
-        opts.worker_id = args.worker_id
-    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # Every process of one launch must share the id: derive it from the rendezvous address.
-        opts.worker_id = f"{os.environ.get('MASTER_ADDR', 'local')}-{os.environ.get('MASTER_PORT', '0')}"
-    return opts
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m training.worker.loop`` / ``accelerate launch -m training.worker.loop``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # TRL 1.16 itself calls this deprecated transformers property on every generation; it is not ours to fix.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    return run_worker(options_from(parse_args(argv)))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from app.cli.preferences import register
 from generators.pipeline import generate_dataset
 from generators.registry import DEFAULT_TOOLS_DIR, load_registry
 from generators.spec import DatasetSpec
@@ -20,7 +21,6 @@ from training.derived.preferences import (
     pairs_from_ground_truth,
     pairs_from_rollouts,
     preference_stats,
-    register,
     validate_row,
     write_jsonl,
 )
