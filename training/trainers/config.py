@@ -1,7 +1,9 @@
 """Training settings for a GRPO or DPO job, validated before any work starts.
 
 A job's payload carries ``{"config": {...}}``; ``TrainingConfig.from_dict`` reads it, refusing unknown
-keys and invalid combinations with a ``ValueError`` naming the setting to change. Defaults are the seed
+keys, values of the wrong type and invalid combinations with a ``ValueError`` naming the setting to change.
+The service runs the same rules where a config enters (``check_config``: POST /v1/training-jobs and a
+dataset spec's ``train`` block), leaving only the device-dependent ones to the worker. Defaults are the seed
 run's hyperparameters (128 prompts per step, 8 rollouts each, learning rate 5e-6, 3 epochs).
 ``grpo_args`` maps the settings onto TRL's ``GRPOConfig``; importing this module never imports torch.
 """
@@ -9,7 +11,10 @@ run's hyperparameters (128 prompts per step, 8 rollouts each, learning rate 5e-6
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import InitVar, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +110,14 @@ class TrainingConfig:
         default=None, metadata={"help": "DPO: truncate prompt + reply to this many tokens (None: never)."}
     )
 
-    def __post_init__(self) -> None:
+    # False: leave use_cpu/bf16/gradient_checkpointing unresolved (the service has no GPU to ask about).
+    resolve_device: InitVar[bool] = True
+
+    def __post_init__(self, resolve_device: bool = True) -> None:
+        if not resolve_device:
+            for problem in self._problems():
+                raise ValueError(problem)
+            return
         if self.use_cpu is None:
             self.use_cpu = not _cuda_available()
         if self.bf16 is None:
@@ -162,13 +174,13 @@ class TrainingConfig:
             p.append("lora_dropout must be in [0, 1)")
         if self.vllm_mode not in ("colocate", "server"):
             p.append(f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}")
-        if self.use_vllm and self.use_cpu:
+        if self.use_vllm and self.use_cpu is True:
             p.append("use_vllm needs a GPU; set use_vllm to false (or run the worker on a GPU)")
         if self.vllm_server_base_url and self.vllm_mode != "server":
             p.append("vllm_server_base_url is only used in server mode; set vllm_mode to 'server'")
         if not 0 < self.vllm_gpu_memory_utilization <= 1:
             p.append("vllm_gpu_memory_utilization must be in (0, 1]")
-        if self.bf16 and self.use_cpu:
+        if self.bf16 and self.use_cpu is True:
             p.append("bf16 is slower than fp32 on the CPU; set bf16 to false (or use_cpu to false on a GPU)")
         if self.save_steps < 1:
             p.append("save_steps must be >= 1")
@@ -183,26 +195,31 @@ class TrainingConfig:
         return p
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
+    def from_dict(cls, values: dict[str, Any], *, resolve_device: bool = True) -> TrainingConfig:
         """Build a config from a job's ``config`` dict.
 
         Args:
             values: settings by field name.
+            resolve_device: False leaves the device-dependent defaults (use_cpu, bf16, gradient_checkpointing)
+                unresolved, and so never imports torch (the service's check).
 
         Returns:
             The validated config.
 
         Raises:
-            ValueError: an unknown setting, or an invalid value or combination (the message names it).
+            ValueError: an unknown setting, a value of the wrong type, or an invalid value or combination
+                (the message names it).
         """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        if not isinstance(values, dict):
+            raise ValueError(f"the training config must be an object of settings, got {type(values).__name__}")
+        hints = _field_types()
+        unknown = sorted(set(values) - set(hints))
         if unknown:
-            raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**{k: v for k, v in values.items() if k in known})
-        except TypeError as exc:  # e.g. a string where a number belongs, compared in _problems
-            raise ValueError(f"invalid training setting: {exc}") from exc
+            raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(hints))}")
+        for name, value in values.items():
+            if not _has_type(value, hints[name]):
+                raise ValueError(f"{name} must be {_type_name(hints[name])}, got {value!r}")
+        return cls(**values, resolve_device=resolve_device)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict (recorded with the model version)."""
@@ -232,6 +249,67 @@ class TrainingConfig:
                 f"per_device_train_batch_size x processes ({per_pass}); change per_device_train_batch_size"
             )
         return completions // per_pass
+
+
+def check_config(values: Any) -> None:
+    """Refuse a training config as the worker would, before it is stored (no torch import, no device check).
+
+    Args:
+        values: a job's ``config`` as sent.
+
+    Raises:
+        ValueError: the first problem, naming the setting to change.
+
+    >>> check_config({"learning_rate": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rate must be > 0
+    """
+    TrainingConfig.from_dict(values, resolve_device=False)
+
+
+def setting_default(name: str) -> Any:
+    """A setting's default, from its one definition on ``TrainingConfig``.
+
+    >>> setting_default("method")
+    'grpo'
+    """
+    return {f.name: f.default for f in dataclasses.fields(TrainingConfig)}[name]
+
+
+@cache
+def _field_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(TrainingConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(TrainingConfig)}
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's annotation (an int is a float; a bool is no number)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_has_type(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_has_type(v, item) for v in value)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    """``float``, ``int or null``, ``str or list[str]``: what a field accepts, in JSON-ish words."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is list:
+        return f"a list of {typing.get_args(hint)[0].__name__}"
+    return {bool: "true or false", float: "a number", int: "an integer", str: "a string"}.get(hint, str(hint))
 
 
 def grpo_args(cfg: TrainingConfig, output_dir: str, world_size: int = 1, report_to: list[str] | None = None) -> Any:

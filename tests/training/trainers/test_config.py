@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
 
-from training.trainers.config import TrainingConfig, grpo_args, lora_config
+from training.trainers.config import TrainingConfig, check_config, grpo_args, lora_config, setting_default
 
 CPU = {"use_cpu": True}
 GPU = {"use_cpu": False}
@@ -120,3 +121,23 @@ def test_lora_config() -> None:
     assert lora_config(TrainingConfig(use_cpu=True)) is None
     lora = lora_config(TrainingConfig(use_cpu=True, lora=True, lora_r=8))
     assert lora.r == 8 and lora.task_type == "CAUSAL_LM"
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"max_steps": "5"}, "max_steps must be an integer, got '5'"),  # a string where a number belongs
+    ({"lora": "yes"}, "lora must be true or false"),
+    ({"learning_rate": True}, "learning_rate must be a number"),  # a bool is no number
+    ({"lora_target_modules": ["q_proj", 1]}, "lora_target_modules must be a string or a list of str"),
+    ({"lr": 1e-5}, "unknown training setting(s) lr"),
+])
+def test_wrong_types_name_the_setting(values: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TrainingConfig.from_dict(values)
+
+
+def test_check_config_leaves_the_device_to_the_worker() -> None:
+    # The service has no GPU to ask about: device-dependent defaults stay unresolved and are not judged.
+    check_config({"use_vllm": True, "max_samples": None, "lora_target_modules": ["q_proj"]})
+    with pytest.raises(ValueError, match="num_generations must be >= 2"):
+        check_config({"num_generations": 1})
+    assert setting_default("base_model") == TrainingConfig(use_cpu=True).base_model
