@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping
 from fractions import Fraction
 
-BEHAVIOURS = ("execution", "clarification", "refusal")
+from generators.records import BEHAVIOURS
 
 
 def _exact(ratio: float) -> Fraction:

@@ -30,12 +30,13 @@ from typing import Any
 
 import httpx
 
+from generators.records import BEHAVIOURS
+
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM_PROMPT = (
     "You can call tools. Call one only when every required argument is given; otherwise ask for the "
     "missing one. Decline harmful or unsupported requests."
 )
-BEHAVIOURS = ("execution", "clarification", "refusal")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from generators.records import file_sha256
+
 CHUNK = 1024 * 1024
 
 
@@ -180,15 +182,6 @@ class ServiceClient:
             raise ChecksumMismatch(f"{url}: sha256 {digest.hexdigest()} does not match the manifest's {sha256}")
         tmp.replace(dest)
         return dest
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _detail(response: httpx.Response) -> str:

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
+from generators.records import read_jsonl, write_jsonl
 from training.client import ServiceClient, ServiceError
-from training.derived.preferences import PREFERENCES_FILE, pairs_from_ground_truth, pairs_from_rollouts, write_jsonl
+from training.derived.preferences import PREFERENCES_FILE, pairs_from_ground_truth, pairs_from_rollouts
 from training.derived.rollouts import ROLLOUTS_FILE
-from training.trainers.grpo import read_jsonl
 from training.worker.loop import fetch_dataset
 
 Opt = typer.Option

@@ -72,8 +72,8 @@ def sft(
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
 ) -> None:
     """SFT warm start on the dataset's reference answers (tool call, clarifying question, decline)."""
+    from generators.records import read_jsonl
     from training.trainers.config import _cuda_available
-    from training.trainers.grpo import read_jsonl
     from training.trainers.sft import run_sft
 
     if not data.is_file():

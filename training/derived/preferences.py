@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-import orjson
 
 from training.derived.rollouts import expected_tool
 from training.rewards.scoring import EXPECTED_BEHAVIORS, loads_json, read_ground_truth, score_completion
@@ -362,10 +359,3 @@ def render_card(stats: Mapping[str, Any], *, version_id: str, name: str, parent_
     return "\n".join(out)
 
 
-def write_jsonl(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """Write rows as JSON Lines (UTF-8, one object a line)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        for row in rows:
-            fh.write(orjson.dumps(dict(row)) + b"\n")
-    return path

@@ -345,12 +345,6 @@ def render_card(stats: Mapping[str, Any], *, version_id: str, name: str, parent_
     return "\n".join(out)
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Read a rollouts (or any) JSON Lines file."""
-    with open(path, "rb") as fh:
-        return [orjson.loads(line) for line in fh if line.strip()]
-
-
 def plot_reward_curve(stats: Mapping[str, Any], path: Path, title: str = "GRPO rollouts") -> Path:
     """Draw the mean reward per step for each behaviour (and all), with the zero-variance share; save a PNG.
 

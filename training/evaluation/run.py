@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import orjson
 
+from generators.records import file_sha256, iter_jsonl
 from training.evaluation import benchmarks as benchmarks_io
 from training.evaluation.backends import Backend, Progress
 from training.evaluation.metrics import SampleResult, argument_counts, schema_complexity, summarize
@@ -49,29 +50,16 @@ class EvalDataset:
 # --- loading -----------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_jsonl(path: Path, skipped: Counter[str]) -> list[dict[str, Any]]:
     rows = []
-    with open(path, "rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                row = loads_json(line)
-            except ValueError:
-                skipped["invalid JSON line"] += 1
-                continue
-            if isinstance(row, dict) and "prompt" in row and "reward_model" in row:
-                rows.append(row)
-            else:
-                skipped["row without prompt or reward_model"] += 1
+    for _, row, error in iter_jsonl(path, loads_json):
+        if error is not None:
+            skipped["invalid JSON line"] += 1
+            continue
+        if isinstance(row, dict) and "prompt" in row and "reward_model" in row:
+            rows.append(row)
+        else:
+            skipped["row without prompt or reward_model"] += 1
     return rows
 
 
@@ -86,7 +74,7 @@ def _verify_folder(folder: Path) -> list[str]:
         path = folder / name
         if not path.is_file():
             continue  # a partial copy (e.g. only the JSONL) is fine; present files must match
-        if _sha256(path) != meta.get("sha256"):
+        if file_sha256(path) != meta.get("sha256"):
             raise EvaluationError(f"{path}: sha256 does not match manifest.json; the dataset was modified")
         checked.append(name)
     return checked
@@ -121,7 +109,7 @@ def download_dataset(client: httpx.Client, dataset_id: str, cache_dir: Path) -> 
     if meta is None:
         raise EvaluationError(f"dataset {dataset_id} has no samples.jsonl")
     target = cache_dir / dataset_id / "samples.jsonl"
-    if target.is_file() and _sha256(target) == meta["sha256"]:
+    if target.is_file() and file_sha256(target) == meta["sha256"]:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".jsonl.part")

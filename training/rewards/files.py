@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generators.records import GROUND_TRUTH_KEY, find_tool, iter_jsonl
 from training.rewards.scoring import (
     EXPECTED_BEHAVIORS,
     PREDICTED_BEHAVIORS,
@@ -32,34 +33,14 @@ class _Sample:
 
 
 def _read_jsonl(path: str | Path) -> Iterator[tuple[int, Any | None, str | None]]:
-    """Yield (line number, decoded row or None, error or None) for each non-blank line."""
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, loads_json(line), None
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield number, None, f"invalid JSON ({str(exc).split(':', 1)[0]})"
-
-
-# Behaviour -> its ground-truth key, to store each ground truth in one canonical shape.
-_GT_KEY = {"execution": "tool_call", "clarification": "clarification", "refusal": "refusal"}
+    """Yield (line number, decoded row or None, error or None) for each non-blank line (strict JSON)."""
+    return iter_jsonl(path, loads_json)
 
 
 def _target_tools(tools: Any, name: Any) -> list[Any]:
     """Keep only the expected tool: the reward reads no other, and whole tool lists would fill memory."""
-    if isinstance(tools, str):
-        tools = loads_json(tools)
-    if not isinstance(tools, list):
-        return []
-    for tool in tools:
-        if isinstance(tool, str):  # Parquet's list<arrow.json> items
-            tool = loads_json(tool)
-        fn = tool.get("function", tool) if isinstance(tool, dict) else None
-        if isinstance(fn, dict) and fn.get("name") == name:
-            return [tool]
-    return []
+    tool = find_tool(tools, name, loads=loads_json)
+    return [tool] if tool is not None else []
 
 
 def _sample_from_row(row: Any) -> tuple[str | None, _Sample]:
@@ -72,7 +53,7 @@ def _sample_from_row(row: Any) -> tuple[str | None, _Sample]:
     tools = _target_tools(row.get("tools"), payload.get("name", payload.get("tool")))
     extra = row.get("extra_info")
     sample_id = extra.get("sample_id") if isinstance(extra, dict) else None
-    return (str(sample_id) if sample_id is not None else None), _Sample({_GT_KEY[expected]: payload}, tools)
+    return (str(sample_id) if sample_id is not None else None), _Sample({GROUND_TRUTH_KEY[expected]: payload}, tools)
 
 
 def score_records(

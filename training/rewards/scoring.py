@@ -22,9 +22,11 @@ from typing import Any, Literal
 
 import orjson
 
+from generators.records import BEHAVIOURS, GROUND_TRUTH_KEY, Behaviour, find_tool
+
 RewardMode = Literal["tiered", "binary"]
 Behavior = Literal["tool_call", "clarification", "refusal", "direct_answer", "malformed"]
-ExpectedBehavior = Literal["execution", "clarification", "refusal"]
+ExpectedBehavior = Behaviour
 
 REWARD_MODES: tuple[RewardMode, ...] = ("tiered", "binary")
 PREDICTED_BEHAVIORS: tuple[Behavior, ...] = (
@@ -34,13 +36,7 @@ PREDICTED_BEHAVIORS: tuple[Behavior, ...] = (
     "direct_answer",
     "malformed",
 )
-EXPECTED_BEHAVIORS: tuple[ExpectedBehavior, ...] = ("execution", "clarification", "refusal")
-# Ground-truth key -> behaviour name used in datasets and reports.
-_GT_KINDS: tuple[tuple[str, ExpectedBehavior], ...] = (
-    ("tool_call", "execution"),
-    ("clarification", "clarification"),
-    ("refusal", "refusal"),
-)
+EXPECTED_BEHAVIORS: tuple[ExpectedBehavior, ...] = BEHAVIOURS
 
 _OPEN, _CLOSE = "<tool_call>", "</tool_call>"
 _PLAIN_SCALARS = (str, int, float)
@@ -351,18 +347,8 @@ def _find_tool(tools: Any, name: str) -> dict[str, Any]:
 
     ``tools`` may be a list of dicts, a list of JSON texts (Parquet's ``list<arrow.json>``) or one JSON text.
     """
-    if isinstance(tools, str):
-        tools = _loads_cached(tools)
-    if not isinstance(tools, list | tuple):
-        return {}
-    for tool in tools:
-        if isinstance(tool, str):
-            tool = _loads_cached(tool)
-        if isinstance(tool, dict):
-            fn = tool.get("function", tool)
-            if isinstance(fn, dict) and fn.get("name") == name:
-                return fn
-    return {}
+    tool = find_tool(tools, name, loads=_loads_cached)
+    return tool.get("function", tool) if tool is not None else {}
 
 
 def _properties(fn: dict[str, Any]) -> dict[str, Any]:
@@ -536,7 +522,7 @@ def read_ground_truth(ground_truth: Any) -> tuple[ExpectedBehavior, dict[str, An
     if isinstance(ground_truth, dict) and "ground_truth" in ground_truth:
         return read_ground_truth(ground_truth["ground_truth"])
     if isinstance(ground_truth, dict):
-        for key, behavior in _GT_KINDS:
+        for behavior, key in GROUND_TRUTH_KEY.items():
             payload = ground_truth.get(key)
             if isinstance(payload, dict):
                 return behavior, payload

@@ -13,29 +13,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from generators.records import GROUND_TRUTH_KEY
 from training.derived.rollouts import RolloutRecorder, score_rollouts
 from training.rewards.scoring import REWARD_FUNCTIONS, read_ground_truth
 from training.trainers.config import TrainingConfig, grpo_args, load_policy, lora_config
-
-
-def read_jsonl(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """Read a samples JSONL file.
-
-    Args:
-        path: the file.
-        limit: read at most this many rows.
-
-    Returns:
-        The decoded rows.
-    """
-    rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if limit is not None and len(rows) >= limit:
-                break
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
 
 
 def trl_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -57,7 +38,7 @@ def trl_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         behaviour, payload = read_ground_truth(row["reward_model"])
-        key = {"execution": "tool_call"}.get(behaviour, behaviour)
+        key = GROUND_TRUTH_KEY[behaviour]
         out.append({
             "prompt": [{"role": m["role"], "content": m["content"]} for m in row["prompt"]],
             "reward_model": json.dumps({key: payload}, ensure_ascii=False),

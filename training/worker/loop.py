@@ -326,8 +326,9 @@ def run_job(job: dict[str, Any], opts: WorkerOptions, client: ServiceClient, sto
 
 def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client: ServiceClient,
            stop: StopSignal, heartbeat: Heartbeat, main: bool, world: int) -> JobResult:
+    from generators.records import read_jsonl
     from training.derived.rollouts import ROLLOUTS_FILE, RolloutRecorder
-    from training.trainers.grpo import make_trainer, read_jsonl
+    from training.trainers.grpo import make_trainer
     from training.trainers.sft import run_sft
 
     job_id = job["id"]
@@ -462,9 +463,10 @@ def push_rollouts(client: ServiceClient, recorder: Any, dataset: dict[str, Any],
     Returns:
         The rollouts version id, or None when there was nothing to push or the push failed.
     """
-    from training.derived.rollouts import CHART_FILE, ROLLOUTS_FILE, plot_reward_curve, read_rows, rollout_stats
+    from generators.records import read_jsonl
+    from training.derived.rollouts import CHART_FILE, ROLLOUTS_FILE, plot_reward_curve, rollout_stats
 
-    rows = read_rows(recorder.path) if recorder.path.exists() else []
+    rows = read_jsonl(recorder.path) if recorder.path.exists() else []
     if not rows:
         return None
     files = {ROLLOUTS_FILE: recorder.path}

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from app.cli.preferences import register
 from generators.pipeline import generate_dataset
+from generators.records import read_jsonl, write_jsonl
 from generators.registry import DEFAULT_TOOLS_DIR, load_registry
 from generators.spec import DatasetSpec
 from training.derived.preferences import (
@@ -22,10 +23,8 @@ from training.derived.preferences import (
     pairs_from_rollouts,
     preference_stats,
     validate_row,
-    write_jsonl,
 )
 from training.rewards.scoring import score_completion
-from training.trainers.grpo import read_jsonl
 from training.trainers.sft import reference_answer
 
 

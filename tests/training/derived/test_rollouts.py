@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from generators.records import read_jsonl
 from training.derived.rollouts import (
     RolloutRecorder,
     expected_tool,
     index_keys,
     plot_reward_curve,
-    read_rows,
     reward_key,
     rollout_stats,
     score_rollouts,
@@ -76,7 +76,7 @@ def test_recording_never_changes_the_training_reward(tmp_path_factory, batch, mo
     state = SimpleNamespace(global_step=global_step, epoch=global_step / 4)
     recorded = logged_reward(mode, recorder)(completions, trainer_state=state, **columns)
     assert recorded == REWARD_FUNCTIONS[mode](completions, **columns)
-    rows = read_rows(recorder.path)
+    rows = read_jsonl(recorder.path)
     # One row per completion, stamped with the step being trained (1-based).
     assert len(rows) == len(batch) and {r["step"] for r in rows} == {global_step + 1}
     assert [r["reward" if mode == "tiered" else "reward_binary"] for r in rows] == recorded
@@ -98,7 +98,7 @@ def test_recorder_snapshot_and_restore_keep_each_step_once(tmp_path: Path):
     recorder.record([_row(4)])
     other = RolloutRecorder(tmp_path / "other" / "rollouts.jsonl")
     assert other.restore(checkpoint, upto_step=2) == 4
-    assert [r["step"] for r in read_rows(other.path)] == [1, 1, 2, 2]
+    assert [r["step"] for r in read_jsonl(other.path)] == [1, 1, 2, 2]
     # Without an upper step, everything in the copy is kept.
     assert other.restore(checkpoint) == 6
     # A fresh job (no checkpoint) and a checkpoint without rollouts both start empty.

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from generators.pipeline import generate_dataset
+from generators.records import read_jsonl
 from generators.registry import DEFAULT_TOOLS_DIR, load_registry
 from generators.spec import DatasetSpec
 from training.derived.preferences import pairs_from_ground_truth
 from training.trainers.config import TrainingConfig
 from training.trainers.dpo import dpo_rows
-from training.trainers.grpo import read_jsonl
 
 pytest.importorskip("trl", reason="DPO needs the 'train' extra")
 

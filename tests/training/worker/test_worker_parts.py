@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from generators.pipeline import generate_dataset
+from generators.records import read_jsonl
 from generators.registry import DEFAULT_TOOLS_DIR, load_registry
 from generators.spec import DatasetSpec
 from training.client import ChecksumMismatch, LeaseLost, ServiceClient
 from training.rewards.scoring import score_completion
-from training.trainers.grpo import logged_reward, read_jsonl, trl_rows
+from training.trainers.grpo import logged_reward, trl_rows
 from training.trainers.sft import reference_answer, sft_rows
 from training.worker.loop import Heartbeat, download_dir, read_cursor, upload_dir, write_cursor
 
