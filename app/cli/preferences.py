@@ -17,7 +17,7 @@ from generators.records import read_jsonl, write_jsonl
 from training.client import ServiceClient, ServiceError
 from training.derived.preferences import PREFERENCES_FILE, pairs_from_ground_truth, pairs_from_rollouts
 from training.derived.rollouts import ROLLOUTS_FILE
-from training.worker.loop import fetch_dataset
+from training.worker.job import fetch_dataset
 
 Opt = typer.Option
 

@@ -14,7 +14,7 @@ import pytest
 from training.client import ServiceClient
 from training.derived.rollouts import RolloutRecorder
 from training.trainers.config import TrainingConfig
-from training.worker.loop import push_rollouts
+from training.worker.job import push_rollouts
 
 
 def _capture(status: int = 201) -> tuple[ServiceClient, list[dict[str, Any]]]:

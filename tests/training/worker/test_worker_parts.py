@@ -18,7 +18,9 @@ from training.client import ChecksumMismatch, LeaseLost, ServiceClient
 from training.rewards.scoring import score_completion
 from training.trainers.grpo import logged_reward, trl_rows
 from training.trainers.sft import reference_answer, sft_rows
-from training.worker.loop import Heartbeat, download_dir, read_cursor, upload_dir, write_cursor
+from training.worker.artifacts import download_dir, upload_dir
+from training.worker.heartbeat import Heartbeat
+from training.worker.loop import read_cursor, write_cursor
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +147,8 @@ def test_cursor_round_trip(tmp_path: Path) -> None:
 
 
 def test_invalid_job_config_fails_the_job_before_any_work(tmp_path: Path) -> None:
-    from training.worker.loop import StopSignal, WorkerOptions, run_job
+    from training.worker.job import run_job
+    from training.worker.loop import StopSignal, WorkerOptions
 
     calls: list[tuple[str, dict[str, Any]]] = []
 
