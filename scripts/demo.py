@@ -23,14 +23,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from generators.records import BEHAVIOURS
+from training.client import ServiceClient, ServiceError
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM_PROMPT = (
@@ -250,15 +249,19 @@ def start_service(data_dir: Path, env: dict[str, str], console: Console) -> tupl
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+    probe = ServiceClient(url, None, timeout=2)
+    try:
+        while True:
+            try:
+                probe.get_json("/readyz")
                 break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise DemoError(f"the service did not start; see {data_dir / 'service.log'}")
-        time.sleep(0.3)
+            except ServiceError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise DemoError(f"the service did not start; see {data_dir / 'service.log'}")
+            time.sleep(0.3)
+    finally:
+        probe.close()
     console.say(f"service up at {url} (Swagger UI {url}/docs; SQLite and artifacts under {data_dir})")
     return proc, url
 
@@ -283,13 +286,14 @@ def create_key(env: dict[str, str], scopes: Sequence[str], name: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
-    if response.status_code >= 400:
-        raise DemoError(f"{what}: {response.status_code} {response.text[:500]}")
-    return response.json()
+def _ok(what: str, call: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return call(*args)
+    except ServiceError as exc:
+        raise DemoError(f"{what}: {exc}") from exc
 
 
-def create_dataset(client: httpx.Client, spec: dict[str, Any], console: Console) -> dict[str, Any]:
+def create_dataset(client: ServiceClient, spec: dict[str, Any], console: Console) -> dict[str, Any]:
     """``POST /v1/datasets`` and wait for its generation job; return the ready version.
 
     Args:
@@ -300,10 +304,10 @@ def create_dataset(client: httpx.Client, spec: dict[str, Any], console: Console)
     Returns:
         The dataset version (``GET /v1/datasets/{id}``).
     """
-    created = _ok(client.post("/v1/datasets", json=spec), f"POST /v1/datasets ({spec['name']})")
+    created = _ok(f"POST /v1/datasets ({spec['name']})", client.post_json, "/v1/datasets", spec)
     console.say(f"POST /v1/datasets {spec['name']!r} -> {created['id']} ({created['status']}, job {created['job_id']})")
     while True:
-        dataset = _ok(client.get(f"/v1/datasets/{created['id']}"), "GET dataset")
+        dataset = _ok("GET dataset", client.dataset, created["id"])
         if dataset["status"] == "ready":
             console.say(f"dataset {dataset['id']} ready: {dataset['counts']}")
             return dataset
@@ -312,12 +316,12 @@ def create_dataset(client: httpx.Client, spec: dict[str, Any], console: Console)
         time.sleep(0.3)
 
 
-def register_model(client: httpx.Client, name: str, artifact: Path | str, *, base_model: str,
+def register_model(client: ServiceClient, name: str, artifact: Path | str, *, base_model: str,
                    dataset_id: str | None, config: dict[str, Any]) -> dict[str, Any]:
     """``POST /v1/models``: register a model made outside a training job (the base, the SFT stage)."""
     body = {"name": name, "dataset_id": dataset_id, "base_model": base_model, "config": config,
             "metrics": {}, "artifact_uri": str(artifact)}
-    return _ok(client.post("/v1/models", json=body), f"POST /v1/models ({name})")
+    return _ok(f"POST /v1/models ({name})", client.post_json, "/v1/models", body)
 
 
 def _progress_line(job: Mapping[str, Any]) -> str:
@@ -337,7 +341,7 @@ def _progress_line(job: Mapping[str, Any]) -> str:
     return line
 
 
-def train(client: httpx.Client, worker_key: str, url: str, dataset_id: str, config: dict[str, Any],
+def train(client: ServiceClient, worker_key: str, url: str, dataset_id: str, config: dict[str, Any],
           data_dir: Path, env: dict[str, str], console: Console) -> dict[str, Any]:
     """Queue a training job and run ``toolforge worker --once`` on it, printing heartbeat progress.
 
@@ -354,8 +358,8 @@ def train(client: httpx.Client, worker_key: str, url: str, dataset_id: str, conf
     Returns:
         The finished job (``model_id`` set).
     """
-    job = _ok(client.post("/v1/training-jobs", json={"dataset_id": dataset_id, "config": config}),
-              "POST /v1/training-jobs")
+    job = _ok("POST /v1/training-jobs", client.post_json, "/v1/training-jobs",
+              {"dataset_id": dataset_id, "config": config})
     console.say(f"POST /v1/training-jobs -> {job['id']} (queued); starting `toolforge worker --once`")
     log_path = data_dir / "worker.log"
     cmd = [sys.executable, "-m", "app.cli", "worker", "--once", "--url", url, "--api-key", worker_key,
@@ -366,7 +370,7 @@ def train(client: httpx.Client, worker_key: str, url: str, dataset_id: str, conf
     try:
         last, last_time = "", 0.0
         while True:
-            job = _ok(client.get(f"/v1/jobs/{job['id']}"), "GET job")
+            job = _ok("GET job", client.job, job["id"])
             line = _progress_line(job)
             phase_changed = line.split(":")[0] != last.split(":")[0]
             if line != last and (phase_changed or time.monotonic() - last_time > 10):
@@ -481,7 +485,7 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
         console.phase("training (SFT warm start + GRPO)")
         config = {"base_model": str(base_dir), **plan.training}
         job = train(client, worker_key, url, train_ds["id"], config, data_dir, env, console)
-        grpo = _ok(client.get(f"/v1/models/{job['model_id']}"), "GET model")
+        grpo = _ok("GET model", client.model, job["model_id"])
         sft_dir = Path(grpo["config"]["sft_model_uri"])
         sft = register_model(worker_client, "demo-train-sft", sft_dir, base_model=str(base_dir),
                              dataset_id=train_ds["id"], config={"stage": "sft", "training_job": job["id"],
@@ -502,7 +506,7 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
                                              model_id=model["id"], report_uri=str(target.resolve()))
             console.say(f"  registered evaluation {evaluation['id']} for model {model['id']}")
             runs.append((label, run.metrics))
-        lineage = _ok(client.get(f"/v1/models/{grpo['id']}/lineage"), "GET lineage")
+        lineage = _ok("GET lineage", client.get_json, f"/v1/models/{grpo['id']}/lineage")
         console.say(f"lineage: dataset {lineage['dataset']['id']} -> model {lineage['model']['id']} -> "
                     f"evaluation(s) {', '.join(e['id'] for e in lineage['evaluations'])}")
     finally:

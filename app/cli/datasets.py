@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
+
+from training.client import ServiceClient, ServiceError
 
 datasets_app = typer.Typer(help="Dataset versions on a running ToolForge service.", no_args_is_help=True)
 
@@ -22,34 +25,27 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _client(url: str, key: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
+def _client(url: str, key: str | None) -> ServiceClient:
+    return ServiceClient(url, key)
 
 
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+def _call(what: str, call: Callable[..., Any], *args: Any) -> Any:
+    """Run one request; a refusal or an unreachable service becomes a CLI error naming the request."""
     try:
-        response = client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach {client.base_url}: {exc}; is `toolforge serve` running?") from exc
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-            detail = f"{body.get('type')}: {body.get('detail')}"
-        except ValueError:
-            detail = response.text[:300]
-        raise _fail(f"{method} {path} -> {response.status_code} {detail}")
-    return response
+        return call(*args)
+    except ServiceError as exc:
+        hint = "; is `toolforge serve` running?" if isinstance(exc.__cause__, httpx.TransportError) else ""
+        raise _fail(f"{what}: {exc}{hint}") from exc
 
 
-def _wait(client: httpx.Client, job_id: str, total: int) -> dict[str, Any]:
+def _wait(client: ServiceClient, job_id: str, total: int) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task(f"job {job_id}", total=total)
         while True:
-            job = _call(client, "GET", f"/v1/jobs/{job_id}").json()
+            job = _call("GET job", client.job, job_id)
             bar.update(task, completed=job["progress_done"], total=job["progress_total"] or total)
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 return job
@@ -72,13 +68,13 @@ def create(
     spec = json.loads(spec_file.read_text()) if spec_file else {
         "name": name, "n": n, "seed": seed, "split": split, "ratios": ratios.split(","),
     }
-    with _client(url, api_key) as client:
-        version = _call(client, "POST", "/v1/datasets", json=spec).json()
+    with closing(_client(url, api_key)) as client:
+        version = _call("POST /v1/datasets", client.post_json, "/v1/datasets", spec)
         if wait and version["status"] == "pending" and version.get("job_id"):
             job = _wait(client, version["job_id"], spec.get("n", n))
             if job["status"] != "succeeded":
                 raise _fail(f"job {job['id']} {job['status']}: {job.get('error')}")
-            version = _call(client, "GET", f"/v1/datasets/{version['id']}").json()
+            version = _call("GET dataset", client.dataset, version["id"])
     typer.echo(json.dumps({k: version[k] for k in ("id", "name", "status", "counts")}, indent=2))
 
 
@@ -86,8 +82,8 @@ def create(
 def list_(url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = None,
           limit: Annotated[int, typer.Option(help="Page size.")] = 50) -> None:
     """List dataset versions, newest first."""
-    with _client(url, api_key) as client:
-        page = _call(client, "GET", "/v1/datasets", params={"limit": limit}).json()
+    with closing(_client(url, api_key)) as client:
+        page = _call("GET /v1/datasets", lambda: client.get_json("/v1/datasets", limit=limit))
     for v in page["data"]:
         typer.echo(f"{v['id']}  {v['status']:<8} {v['name']:<24} n={v['spec'].get('n')} split={v['spec'].get('split')}")
     typer.echo(f"{page['count']} version(s)")
@@ -96,8 +92,8 @@ def list_(url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = None,
 @datasets_app.command("show")
 def show(dataset_id: str, url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = None) -> None:
     """Show one dataset version."""
-    with _client(url, api_key) as client:
-        typer.echo(json.dumps(_call(client, "GET", f"/v1/datasets/{dataset_id}").json(), indent=2))
+    with closing(_client(url, api_key)) as client:
+        typer.echo(json.dumps(_call("GET dataset", client.dataset, dataset_id), indent=2))
 
 
 @datasets_app.command("download")
@@ -109,23 +105,12 @@ def download(
 ) -> None:
     """Download every file of a ready version, verifying each sha256."""
     out.mkdir(parents=True, exist_ok=True)
-    with _client(url, api_key) as client:
-        version = _call(client, "GET", f"/v1/datasets/{dataset_id}").json()
+    with closing(_client(url, api_key)) as client:
+        version = _call("GET dataset", client.dataset, dataset_id)
         if version["status"] != "ready":
             raise _fail(f"dataset {dataset_id} is {version['status']}")
         for f in version["files"]:
-            target = out / f["name"]
-            tmp = target.with_suffix(target.suffix + ".part")
-            digest = hashlib.sha256()
-            with client.stream("GET", f"/v1/datasets/{dataset_id}/files/{f['name']}") as response, \
-                    open(tmp, "wb") as fh:
-                if response.status_code != 200:
-                    raise _fail(f"download of {f['name']} failed with {response.status_code}")
-                for chunk in response.iter_bytes():
-                    digest.update(chunk)
-                    fh.write(chunk)
-            if digest.hexdigest() != f["sha256"]:
-                tmp.unlink()
-                raise _fail(f"{f['name']}: sha256 mismatch (got {digest.hexdigest()}, manifest {f['sha256']})")
-            tmp.replace(target)
+            # Verified against the manifest's sha256 while streaming; a mismatch leaves nothing behind.
+            _call(f"download of {f['name']}", client.download, f"/v1/datasets/{dataset_id}/files/{f['name']}",
+                  out / f["name"], f["sha256"])
             typer.echo(f"{f['name']}  {f['size']} bytes  sha256 ok")

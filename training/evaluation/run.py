@@ -8,7 +8,6 @@ registering the evaluation with the service, and following the event feed. Every
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -18,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
-from generators.records import file_sha256, iter_jsonl
+from generators.records import SAMPLES_FILE, file_sha256, iter_jsonl
+from training.client import ServiceClient, ServiceError
 from training.evaluation import benchmarks as benchmarks_io
 from training.evaluation.backends import Backend, Progress
 from training.evaluation.metrics import SampleResult, argument_counts, schema_complexity, summarize
@@ -80,11 +79,11 @@ def _verify_folder(folder: Path) -> list[str]:
     return checked
 
 
-def download_dataset(client: httpx.Client, dataset_id: str, cache_dir: Path) -> Path:
+def download_dataset(client: ServiceClient, dataset_id: str, cache_dir: Path) -> Path:
     """Download a ready dataset version's ``samples.jsonl`` (verified by sha256) into `cache_dir`.
 
     Args:
-        client: an httpx client bound to the service (with its key).
+        client: the service client (with its key).
         dataset_id: the dataset version id.
         cache_dir: the parent folder; the file goes to ``cache_dir/dataset_id/samples.jsonl`` and is
             reused when already there with the right digest.
@@ -96,44 +95,23 @@ def download_dataset(client: httpx.Client, dataset_id: str, cache_dir: Path) -> 
         EvaluationError: the dataset is unknown or not ready, the download fails, or the digest differs.
     """
     try:
-        response = client.get(f"/v1/datasets/{dataset_id}")
-    except httpx.HTTPError as exc:
-        raise EvaluationError(f"cannot reach {client.base_url}: {exc}") from exc
-    if response.status_code != 200:
-        detail = response.text[:200]
-        raise EvaluationError(f"GET /v1/datasets/{dataset_id} -> {response.status_code} {detail}")
-    version = response.json()
+        version = client.dataset(dataset_id)
+    except ServiceError as exc:
+        raise EvaluationError(f"dataset {dataset_id} on {client.base_url}: {exc}") from exc
     if version.get("status") != "ready":
         raise EvaluationError(f"dataset {dataset_id} is {version.get('status')}, not ready")
-    meta = next((f for f in version.get("files", []) if f["name"] == "samples.jsonl"), None)
+    meta = next((f for f in version.get("files", []) if f["name"] == SAMPLES_FILE), None)
     if meta is None:
-        raise EvaluationError(f"dataset {dataset_id} has no samples.jsonl")
-    target = cache_dir / dataset_id / "samples.jsonl"
-    if target.is_file() and file_sha256(target) == meta["sha256"]:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".jsonl.part")
-    digest = hashlib.sha256()
+        raise EvaluationError(f"dataset {dataset_id} has no {SAMPLES_FILE}")
     try:
-        url = f"/v1/datasets/{dataset_id}/files/samples.jsonl"
-        with client.stream("GET", url) as stream, open(tmp, "wb") as fh:
-            if stream.status_code != 200:
-                raise EvaluationError(f"download of samples.jsonl failed with {stream.status_code}")
-            for chunk in stream.iter_bytes():
-                digest.update(chunk)
-                fh.write(chunk)
-    except httpx.HTTPError as exc:
-        tmp.unlink(missing_ok=True)
-        raise EvaluationError(f"download of {dataset_id} failed: {exc}") from exc
-    if digest.hexdigest() != meta["sha256"]:
-        tmp.unlink(missing_ok=True)
-        raise EvaluationError(f"{dataset_id}/samples.jsonl: sha256 {digest.hexdigest()} != {meta['sha256']}")
-    tmp.replace(target)
-    return target
+        return client.download(f"/v1/datasets/{dataset_id}/files/{SAMPLES_FILE}",
+                               cache_dir / dataset_id / SAMPLES_FILE, meta["sha256"])
+    except ServiceError as exc:  # ChecksumMismatch included: nothing is left at the target
+        raise EvaluationError(f"download of {dataset_id}/{SAMPLES_FILE} failed: {exc}") from exc
 
 
-def service_client(url: str, api_key: str | None, timeout: float = 60.0) -> httpx.Client:
-    """An httpx client for the ToolForge service.
+def service_client(url: str, api_key: str | None, timeout: float = 60.0) -> ServiceClient:
+    """The service's client (``training.client.ServiceClient``) for evaluation.
 
     Args:
         url: the service URL.
@@ -143,8 +121,7 @@ def service_client(url: str, api_key: str | None, timeout: float = 60.0) -> http
     Returns:
         The client (the caller closes it).
     """
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    return httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+    return ServiceClient(url, api_key, timeout=timeout)
 
 
 def load_dataset(
@@ -152,7 +129,7 @@ def load_dataset(
     *,
     fmt: str = "toolforge",
     answers: str | None = None,
-    client: httpx.Client | None = None,
+    client: ServiceClient | None = None,
     cache_dir: Path | None = None,
     allow_train: bool = False,
     limit: int | None = None,
@@ -371,7 +348,7 @@ def write_run(run: EvalRun, out_dir: Path) -> dict[str, Path]:
 
 
 def register_evaluation(
-    client: httpx.Client,
+    client: ServiceClient,
     *,
     dataset_id: str,
     metrics: Mapping[str, Any],
@@ -398,12 +375,9 @@ def register_evaluation(
     body = {"model_id": model_id, "endpoint": endpoint, "dataset_id": dataset_id,
             "metrics": json.loads(json.dumps(metrics)), "report_uri": report_uri}
     try:
-        response = client.post("/v1/evaluations", json=body)
-    except httpx.HTTPError as exc:
-        raise EvaluationError(f"cannot reach {client.base_url}: {exc}") from exc
-    if response.status_code != 201:
-        raise EvaluationError(f"POST /v1/evaluations -> {response.status_code} {response.text[:300]}")
-    return response.json()
+        return client.create_evaluation(body)
+    except ServiceError as exc:
+        raise EvaluationError(f"POST /v1/evaluations: {exc}") from exc
 
 
 # --- following the event feed ----------------------------------------------------------------------
@@ -437,7 +411,7 @@ def write_cursor(path: Path, cursor: int) -> None:
     os.replace(tmp, path)
 
 
-def model_events(client: httpx.Client, cursor_file: Path, *, wait: float = 30.0,
+def model_events(client: ServiceClient, cursor_file: Path, *, wait: float = 30.0,
                  stop_when_idle: bool = False) -> Iterator[dict[str, Any]]:
     """Yield ``model.ready`` events marked ``evaluate: true``, long-polling from the stored cursor.
 
@@ -456,12 +430,9 @@ def model_events(client: httpx.Client, cursor_file: Path, *, wait: float = 30.0,
     cursor = read_cursor(cursor_file)
     while True:
         try:
-            params = {"after": cursor, "wait": wait, "types": "model.ready"}
-            response = client.get("/v1/events", params=params, timeout=wait + 30)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
+            page = client.events(cursor, wait, ["model.ready"])
+        except ServiceError as exc:
             raise EvaluationError(f"event feed at {client.base_url}: {exc}") from exc
-        page = response.json()
         for event in page["data"]:
             if event["type"] == "model.ready" and event["payload"].get("evaluate"):
                 yield event
@@ -495,7 +466,7 @@ def artifact_path(uri: str) -> Path:
 
 
 def follow(
-    client: httpx.Client,
+    client: ServiceClient,
     dataset: EvalDataset,
     make_backend: Callable[[Path], Backend],
     out_root: Path,
@@ -526,9 +497,7 @@ def follow(
     for event in model_events(client, cursor_file, wait=wait, stop_when_idle=stop_when_idle):
         model_id = event["subject_id"]
         try:
-            response = client.get(f"/v1/models/{model_id}")
-            response.raise_for_status()
-            path = artifact_path(response.json()["artifact_uri"])
+            path = artifact_path(client.model(model_id)["artifact_uri"])
             run = evaluate_rows(dataset.rows, make_backend(path),
                                 meta={"model_id": model_id, "dataset_id": dataset.dataset_id})
             out = out_root / model_id
@@ -538,7 +507,7 @@ def follow(
             if on_event:
                 accuracy = run.metrics["overall"]["accuracy"]
                 on_event(model_id, f"accuracy {accuracy:.3f}, evaluation {created[-1]['id']}")
-        except (EvaluationError, httpx.HTTPError, OSError, KeyError, ValueError) as exc:
+        except (EvaluationError, ServiceError, OSError, KeyError, ValueError) as exc:
             if on_event:
                 on_event(model_id, f"skipped: {exc}")
     return created
