@@ -5,7 +5,8 @@ keys, values of the wrong type and invalid combinations with a ``ValueError`` na
 The service runs the same rules where a config enters (``check_config``: POST /v1/training-jobs and a
 dataset spec's ``train`` block), leaving only the device-dependent ones to the worker. Defaults are the seed
 run's hyperparameters (128 prompts per step, 8 rollouts each, learning rate 5e-6, 3 epochs).
-``grpo_args`` maps the settings onto TRL's ``GRPOConfig``; importing this module never imports torch.
+``grpo_args`` maps the settings onto TRL's ``GRPOConfig`` (loading the policy is ``training.trainers.loading``);
+importing this module never imports torch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import types
 import typing
 from dataclasses import InitVar, dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 
@@ -375,37 +375,3 @@ def trainer_args(cfg: TrainingConfig, output_dir: str, world_size: int = 1,
         "report_to": report_to or "none",
         "disable_tqdm": True,
     }
-
-
-def load_policy(cfg: TrainingConfig, model_path: str | Path) -> tuple[Any, Any]:
-    """Load the model to train and its tokenizer (bf16 when the settings ask for it).
-
-    Args:
-        cfg: the settings.
-        model_path: a local model folder (weights, tokenizer, chat template).
-
-    Returns:
-        ``(model, tokenizer)``.
-    """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype="bfloat16" if cfg.bf16 else "float32")
-    return model, tokenizer
-
-
-def lora_config(cfg: TrainingConfig) -> Any:
-    """A ``peft.LoraConfig`` for the settings, or None when LoRA is off.
-
-    Args:
-        cfg: the settings.
-
-    Returns:
-        The LoRA config (causal LM task) or None.
-    """
-    if not cfg.lora:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=cfg.lora_target_modules, task_type="CAUSAL_LM")

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.trainers.config import TrainingConfig, load_policy, lora_config, trainer_args
+from training.trainers.config import TrainingConfig, trainer_args
+from training.trainers.loading import load_policy, lora_config
 
 COLUMNS = ("prompt", "chosen", "rejected")
 

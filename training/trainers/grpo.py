@@ -15,8 +15,10 @@ from typing import Any
 
 from generators.records import GROUND_TRUTH_KEY
 from training.derived.rollouts import RolloutRecorder, score_rollouts
-from training.rewards.scoring import REWARD_FUNCTIONS, read_ground_truth
-from training.trainers.config import TrainingConfig, grpo_args, load_policy, lora_config
+from training.rewards.scoring import read_ground_truth
+from training.rewards.trl import REWARD_FUNCTIONS
+from training.trainers.config import TrainingConfig, grpo_args
+from training.trainers.loading import load_policy, lora_config
 
 
 def trl_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

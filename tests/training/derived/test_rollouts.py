@@ -22,7 +22,7 @@ from training.derived.rollouts import (
     score_rollouts,
     validate_row,
 )
-from training.rewards.scoring import REWARD_FUNCTIONS
+from training.rewards.trl import REWARD_FUNCTIONS
 from training.trainers.grpo import logged_reward
 
 CALL = {"tool_call": {"name": "get_weather", "parameters": {"city": "Paris"}}}

@@ -11,16 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from training.rewards.scoring import (
-    REWARD_FUNCTIONS,
     ScoreResult,
-    binary_tool_call_reward,
     completion_text,
     json_equal,
     parse_completion,
     read_ground_truth,
     score_completion,
-    tool_call_reward,
 )
+from training.rewards.trl import REWARD_FUNCTIONS, binary_tool_call_reward, tool_call_reward
 
 WEATHER = {
     "type": "function",

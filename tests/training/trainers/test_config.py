@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from training.trainers.config import TrainingConfig, check_config, grpo_args, lora_config, setting_default
+from training.trainers.config import TrainingConfig, check_config, grpo_args, setting_default
+from training.trainers.loading import lora_config
 
 CPU = {"use_cpu": True}
 GPU = {"use_cpu": False}
