@@ -23,7 +23,7 @@ run: $(STAMP)
 
 # The whole loop on CPU: service, datasets over REST, SFT warm start, GRPO, evaluation of all three.
 demo: $(STAMP)
-	$(BIN)/python -m training.demo
+	$(BIN)/python scripts/demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from generators.spec import DatasetSpec
+from training.trainers.config import check_config
 
 
 class ORM(BaseModel):
@@ -52,13 +53,14 @@ class ToolImportResult(BaseModel):
 # --- datasets ---------------------------------------------------------------------------------
 
 
-class TrainOnReady(BaseModel):
-    """Queue a training job as soon as the dataset is ready (config goes to the worker as is)."""
+def _training_config(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A training config checked with TrainingConfig's own rules (422 naming the setting), kept as sent."""
+    if value is not None:
+        check_config(value)
+    return value
 
-    model_config = ConfigDict(extra="allow")
 
-    base_model: str = Field("Qwen/Qwen2.5-7B-Instruct", description="Base model path or id.")
-    method: Literal["grpo", "dpo"] = "grpo"
+TrainingConfigIn = Annotated[dict[str, Any], AfterValidator(_training_config)]
 
 
 class DatasetCreate(DatasetSpec):
@@ -75,7 +77,9 @@ class DatasetCreate(DatasetSpec):
         },
     )
 
-    train: TrainOnReady | None = Field(None, description="If set, queue a training job when ready.")
+    train: TrainingConfigIn | None = Field(
+        None, description="If set, queue a training job with these settings (training.trainers.config."
+                          "TrainingConfig) when ready.")
 
 
 class FilePublic(BaseModel):
@@ -140,7 +144,8 @@ class TrainingJobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset_id: str
-    config: dict[str, Any] = Field(default_factory=dict, description="Training settings for the worker.")
+    config: TrainingConfigIn = Field(
+        default_factory=dict, description="Training settings for the worker (training.trainers.config.TrainingConfig).")
 
 
 class Claim(BaseModel):

@@ -15,10 +15,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from generators import records
+
 log = logging.getLogger("toolforge")
 
 
-class ToolForgeError(Exception):
+class ToolForgeError(records.ToolForgeError):
+    """A ToolForge error with its HTTP status (``type`` names it in the body)."""
+
     status_code = 400
     type = "bad_request"
 
@@ -87,6 +91,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, exc: ToolForgeError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(_body(exc.type, exc.detail, **exc.extra), exc.status_code, headers=headers)
+
+    @app.exception_handler(records.ToolForgeError)
+    async def _library(_: Request, exc: records.ToolForgeError) -> JSONResponse:
+        # A library error no route converted (SpecError...): the request asked for something impossible.
+        return JSONResponse(_body("invalid_input", str(exc)), 422)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app.auth import create_key
+from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
 from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
@@ -62,8 +63,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app = FastAPIOffline(title="ToolForge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = Metrics()
-    app.state.index_cache = {}
-    app.state.ready_cache = {}
+    app.state.caches = RouteCaches()
     install_error_handlers(app)
     for router in (tools.router, datasets.router, jobs.router, models.router, events.router, rewards.router,
                    health.router):

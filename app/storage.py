@@ -51,23 +51,30 @@ class ArtifactStore:
         path = self._path(digest)
         return path if self._local else self.fs.unstrip_protocol(path)
 
-    def put_file(self, source: Path) -> StoredObject:
+    def put_file(self, source: Path, sha256: str | None = None) -> StoredObject:
         """Store a local file; return its digest, size and URI.
+
+        Args:
+            source: the file.
+            sha256: its digest when the caller computed it while writing the file (the generator's
+                manifest), so the bytes are not hashed a second time; None: hashed while copied.
 
         Raises:
             StorageError: the store could not be written; nothing partial is left visible.
         """
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if sha256 is None else None
         size = 0
         try:
             self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
             with open(source, "rb") as src, self.fs.open(tmp, "wb") as dst:
                 while chunk := src.read(CHUNK):
-                    digest.update(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     size += len(chunk)
                     dst.write(chunk)
-            final = self._path(digest.hexdigest())
+            sha256 = sha256 or digest.hexdigest()  # type: ignore[union-attr]
+            final = self._path(sha256)
             if self.fs.exists(final):
                 self.fs.rm(tmp)
             else:
@@ -80,7 +87,7 @@ class ArtifactStore:
             except OSError:
                 pass
             raise StorageError(f"cannot write to the artifact store {self.url}: {exc}") from exc
-        return StoredObject(digest.hexdigest(), size, self.uri(digest.hexdigest()))
+        return StoredObject(sha256, size, self.uri(sha256))
 
     def exists(self, digest: str) -> bool:
         return bool(self.fs.exists(self._path(digest)))

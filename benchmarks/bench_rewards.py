@@ -16,7 +16,8 @@ import statistics
 import time
 from typing import Any
 
-from training.rewards import score_completion, tool_call_reward
+from training.rewards.scoring import score_completion
+from training.rewards.trl import tool_call_reward
 
 
 def _tool(name: str, params: dict[str, str], required: list[str]) -> dict[str, Any]:

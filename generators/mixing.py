@@ -10,7 +10,8 @@ import random
 from collections.abc import Mapping
 from fractions import Fraction
 
-BEHAVIOURS = ("execution", "clarification", "refusal", "direct")
+from generators.records import BEHAVIOURS
+
 # Opt-in behaviours appear in the counts only when asked for, so a seed spec's counts keep their three keys.
 OPT_IN = frozenset(("direct",))
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from generators.records import BEHAVIOURS, Behaviour, ToolForgeError
 from generators.registry import Registry, Tool
 
 N_CAP = 10_000_000  # generation streams in constant memory; the cap only bounds disk use (~3.7 KB a sample)
@@ -76,8 +77,6 @@ class Distractors(BaseModel):
         return self
 
 
-Behaviour = Literal["execution", "clarification", "refusal", "direct"]
-BEHAVIOURS: tuple[Behaviour, ...] = ("execution", "clarification", "refusal", "direct")
 
 DEFAULT_PARAPHRASE_PROMPT = (
     "Rewrite the user's request to an assistant the way a real person might type it. Write {n} different "
@@ -190,7 +189,7 @@ class DatasetSpec(BaseModel):
         return value
 
 
-class SpecError(ValueError):
+class SpecError(ToolForgeError, ValueError):
     """The spec cannot be satisfied by the registry; the message says what to change."""
 
 

@@ -30,7 +30,7 @@ fi
 
 if [ ! -f "$WORK/model/config.json" ]; then
     echo "== building the tiny model in $WORK/model"
-    .venv/bin/python -c "from pathlib import Path; from training.tiny import build_tiny_model; \
+    .venv/bin/python -c "from pathlib import Path; from training.trainers.tiny import build_tiny_model; \
 build_tiny_model(Path('$WORK/model'), hidden_size=128, num_heads=4, num_kv_heads=2)"
 fi
 

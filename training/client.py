@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from generators.records import file_sha256
+
 CHUNK = 1024 * 1024
 
 
@@ -181,14 +183,28 @@ class ServiceClient:
         tmp.replace(dest)
         return dest
 
+    # --- beyond the worker's lease: evaluation, the CLI and the demo use the same client ----------------
 
-def file_sha256(path: Path) -> str:
-    """The sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    @property
+    def base_url(self) -> str:
+        """The service root this client calls."""
+        return str(self.http.base_url)
+
+    def get_json(self, path: str, **params: Any) -> Any:
+        """``GET path`` with query `params`; the decoded body."""
+        return self._call("GET", path, params=params or None).json()
+
+    def post_json(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+        """``POST path`` with a JSON body; the decoded answer."""
+        return self._call("POST", path, json=body, headers=headers).json()
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        """One model version (``artifact_uri``, ``config``, lineage ids)."""
+        return self._call("GET", f"/v1/models/{model_id}").json()
+
+    def create_evaluation(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Record an evaluation (``POST /v1/evaluations``), linked to its model version and dataset."""
+        return self._call("POST", "/v1/evaluations", json=body).json()
 
 
 def _detail(response: httpx.Response) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import time
 import uuid
 from typing import Annotated
 
@@ -16,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic
 from app.auth import ReadDep, WorkerDep, WriteDep
+from app.caches import CachesDep, RouteCaches
 from app.db import SessionDep
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import IdempotencyRecord
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
 from app.services.sample_index import SampleIndex
-from training.rollouts import reward_key
+from training.derived.rollouts import reward_key
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
@@ -126,7 +126,7 @@ def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep)
 
 @router.get("/{dataset_id}/samples")
 def list_samples(
-    dataset_id: str, request: Request, _: ReadDep,
+    dataset_id: str, request: Request, caches: CachesDep, _: ReadDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
     behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal)$")] = None,
@@ -138,9 +138,9 @@ def list_samples(
     """A page of samples (`{"data": [...], "count": total matching}`), optionally by behaviour and tool
     (and, for rollouts versions, by step and reward)."""
     limit = min(limit, request.app.state.settings.max_page_size)
-    manifest = _ready_manifest(request, dataset_id)
+    manifest = _ready_manifest(request, caches, dataset_id)
     store = request.app.state.store
-    index = _index(request, dataset_id, manifest)
+    index = _index(request, caches, dataset_id, manifest)
     keys = ([f"behavior:{behavior}"] if behavior else []) + ([f"tool:{tool}"] if tool else [])
     keys += ([f"step:{step}"] if step is not None else []) + ([reward_key(reward)] if reward is not None else [])
     samples_sha = manifest["files"][manifest["samples_file"]]["sha256"]
@@ -154,36 +154,22 @@ def list_samples(
     return Response(body, media_type="application/json")
 
 
-READY_CACHE_SECONDS = 5.0
+def _ready_manifest(request: Request, caches: RouteCaches, dataset_id: str) -> dict:
+    """The manifest of a ready version (kept briefly: see ``app.caches``)."""
+    def load() -> dict:
+        with request.app.state.sessions() as session:
+            return _ready(session, dataset_id).manifest or {}
+
+    return caches.manifests.get_or_load(dataset_id, load)
 
 
-def _ready_manifest(request: Request, dataset_id: str) -> dict:
-    """The manifest of a ready version. Ready versions are immutable, so it is cached briefly
-    (the TTL bounds how long another replica may still serve a version deleted elsewhere)."""
-    cache = request.app.state.ready_cache
-    hit = cache.get(dataset_id)
-    moment = time.monotonic()
-    if hit is not None and hit[0] > moment:
-        return hit[1]
-    with request.app.state.sessions() as session:
-        manifest = _ready(session, dataset_id).manifest or {}
-    if len(cache) >= 256:
-        cache.clear()
-    cache[dataset_id] = (moment + READY_CACHE_SECONDS, manifest)
-    return manifest
-
-
-def _index(request: Request, dataset_id: str, manifest: dict) -> SampleIndex:
-    cache = request.app.state.index_cache
-    index = cache.get(dataset_id)
-    if index is None:
+def _index(request: Request, caches: RouteCaches, dataset_id: str, manifest: dict) -> SampleIndex:
+    def load() -> SampleIndex:
         entry = manifest["files"][datasets_service.INDEX_FILE]
         with request.app.state.store.open(entry["sha256"]) as fh:
-            index = SampleIndex(fh.read())
-        if len(cache) >= 32:
-            cache.pop(next(iter(cache)))
-        cache[dataset_id] = index
-    return index
+            return SampleIndex(fh.read())
+
+    return caches.sample_indexes.get_or_load(dataset_id, load)
 
 
 @router.get("/{dataset_id}/files/{name}", response_class=StreamingResponse,
@@ -203,11 +189,10 @@ def download_file(dataset_id: str, name: str, request: Request, session: Session
 
 
 @router.delete("/{dataset_id}", status_code=204)
-def delete_dataset(dataset_id: str, request: Request, session: SessionDep, _: WriteDep) -> Response:
+def delete_dataset(dataset_id: str, session: SessionDep, caches: CachesDep, _: WriteDep) -> Response:
     """Delete a version that no model, evaluation, derived dataset or unfinished job depends on."""
     datasets_service.delete_dataset(session, dataset_id)
-    request.app.state.ready_cache.pop(dataset_id, None)
-    request.app.state.index_cache.pop(dataset_id, None)
+    caches.forget(dataset_id)
     return Response(status_code=204)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from app.api_models import ScoreRequest, ScoreResponse
 from app.auth import ReadDep
 from app.errors import InvalidInput
-from training.rewards import score_completion
+from training.rewards.scoring import score_completion
 
 router = APIRouter(prefix="/v1/rewards", tags=["rewards"])
 

@@ -18,6 +18,7 @@ from app.services.events import publish
 from app.services.tools import live_registry
 from generators import GENERATOR_VERSION
 from generators.spec import DatasetSpec, SpecError, select_tools
+from training.trainers.config import setting_default
 
 INDEX_FILE = "samples.index"
 
@@ -58,7 +59,7 @@ def create_dataset(session: Session, body: DatasetCreate, max_n: int) -> tuple[D
             return existing, job, False
     # Pin the registry: the job generates from exactly these tool versions, whatever changes later.
     payload = {"spec": spec_dict, "tool_version_ids": [r.id for r in rows], "selected": [t.name for t in chosen],
-               "train": body.train.model_dump() if body.train else None}
+               "train": train_config(body.train)}
     if existing is not None:  # a failed (or abandoned) version is retried in place
         existing.status, existing.error = "pending", None
         job = jobs_service.create_job(session, "generation", payload, existing.id)
@@ -156,3 +157,10 @@ def mark_ready(session: Session, dataset_id: str, manifest: dict[str, Any]) -> N
     version.error = None
     publish(session, "dataset.ready", dataset_id, {"name": version.name, "counts": manifest.get("counts", {}),
                                                    "split": version.spec.get("split")})
+
+
+def train_config(train: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The training config stored with a generation job: as sent, with base_model and method always recorded."""
+    if train is None:
+        return None
+    return {"base_model": setting_default("base_model"), "method": setting_default("method"), **train}

@@ -31,7 +31,8 @@ from app.services import datasets as datasets_service
 from app.services.events import publish
 from app.services.sample_index import build_index
 from app.storage import ArtifactStore
-from training import preferences, rollouts
+from generators.records import file_sha256
+from training.derived import preferences, rollouts
 
 UPLOAD_PATH = re.compile(r"^/v1/datasets/[^/]+/derived$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -109,14 +110,6 @@ def _rows(path: Path, validate: Callable[[Any], str | None]) -> Iterator[dict[st
         raise InvalidInput(f"{path.name} has invalid rows: {'; '.join(problems)}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _check_files(kind: str, files: dict[str, Path]) -> tuple[Path, list[Path], dict[str, Any]]:
     spec = KINDS[kind]
     if spec.rows_file not in files:
@@ -186,7 +179,7 @@ def create_derived(sessions: sessionmaker[Session], store: ArtifactStore, parent
         raise InvalidInput(f"{rows_path.name} has no rows")
     key = hashlib.sha256(orjson.dumps(
         {"kind": kind, "parent": parent_id, "name": name, "meta": meta,
-         "files": {p.name: _sha256(p) for p in (rows_path, *charts)}}, option=orjson.OPT_SORT_KEYS)).hexdigest()
+         "files": {p.name: file_sha256(p) for p in (rows_path, *charts)}}, option=orjson.OPT_SORT_KEYS)).hexdigest()
     version_id = f"ds_{key[:24]}"
     with sessions() as session:
         existing = session.scalar(select(DatasetVersion).where(DatasetVersion.content_key == key))

@@ -148,9 +148,9 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
             shutil.rmtree(work)
         work.mkdir(parents=True)
         progress(0, spec.n)
-        generate_dataset(registry, spec, work, progress=progress, workers=settings.generation_workers,
-                         paraphrase_cache=settings.data_dir / "paraphrase-cache.sqlite")
-        manifest = publish_files(work, ArtifactStore(settings.resolved_artifact_url))
+        generated = generate_dataset(registry, spec, work, progress=progress, workers=settings.generation_workers,
+                                     paraphrase_cache=settings.data_dir / "paraphrase-cache.sqlite")
+        manifest = publish_files(work, ArtifactStore(settings.resolved_artifact_url), generated)
         with sessions() as session:
             if not jobs_service.finish(session, job_id, owner, "succeeded"):
                 session.rollback()
@@ -176,20 +176,32 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
         shutil.rmtree(work, ignore_errors=True)
 
 
-def publish_files(work: Path, store: ArtifactStore) -> dict[str, Any]:
-    """Index the samples, copy every file into the store, and return the version's manifest."""
+def publish_files(work: Path, store: ArtifactStore, generated: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Index the samples, copy every file into the store, and return the version's manifest.
+
+    Args:
+        work: the generator's output folder.
+        store: the artifact store.
+        generated: the manifest ``generate_dataset`` returned; its files' sha256 are reused, so each file
+            is hashed once. None: read back from ``manifest.json`` (and every file hashed while stored).
+    """
     import orjson
 
     samples = sorted(work.glob("*.jsonl"))
     if len(samples) != 1:
         raise RuntimeError(f"expected one .jsonl file in the generator output, found {len(samples)}")
     build_index(samples[0], work / datasets_service.INDEX_FILE)
+    if generated is None:
+        manifest_file = work / "manifest.json"
+        generated = orjson.loads(manifest_file.read_bytes()) if manifest_file.exists() else {}
+    else:  # the same document manifest.json holds (its key order too: written sorted)
+        generated = orjson.loads(orjson.dumps(generated, option=orjson.OPT_SORT_KEYS))
+    known = {name: entry.get("sha256") for name, entry in generated.get("files", {}).items()}
     files: dict[str, dict[str, Any]] = {}
     for path in sorted(p for p in work.iterdir() if p.is_file()):
-        stored = store.put_file(path)
+        stored = store.put_file(path, known.get(path.name))
         files[path.name] = {"sha256": stored.sha256, "size": stored.size, "uri": stored.uri}
-    generator_manifest = orjson.loads((work / "manifest.json").read_bytes()) if (work / "manifest.json").exists() \
-        else {}
+    generator_manifest = generated
     return {"files": files, "samples_file": samples[0].name, "counts": generator_manifest.get("counts", {}),
             "generator": generator_manifest}
 

@@ -9,11 +9,13 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.caches import BoundedCache
 from app.errors import InvalidSchema, NotFound
 from app.models import ToolVersion, now
 from generators.registry import Limits, Registry, Tool, parse_tool
 
-_CACHE: dict[tuple[str, int, int, int], Registry] = {}
+# The registry built from the live rows, keyed by their ids (one entry: the current registry state).
+_CACHE: BoundedCache[str, Registry] = BoundedCache(max_entries=1)
 
 
 def _sha(doc: dict[str, Any]) -> str:
@@ -89,13 +91,8 @@ def retire(session: Session, name: str) -> ToolVersion:
 def live_registry(session: Session) -> tuple[Registry, list[ToolVersion]]:
     """The registry of live tools (cached per registry state) and the rows behind it."""
     rows = live_rows(session)
-    key = (",".join(str(r.id) for r in rows), len(rows), 0, 0)
-    registry = _CACHE.get(key)
-    if registry is None:
-        registry = registry_from_documents([r.document for r in rows])
-        _CACHE.clear()
-        _CACHE[key] = registry
-    return registry, rows
+    key = ",".join(str(r.id) for r in rows)
+    return _CACHE.get_or_load(key, lambda: registry_from_documents([r.document for r in rows])), rows
 
 
 def registry_from_documents(docs: list[dict[str, Any]]) -> Registry:

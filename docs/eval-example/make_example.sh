@@ -16,16 +16,16 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HOME="$WORK/hf" TOKENIZERS_PARA
 $TF generate --out "$WORK/train" --n 400 --split train --seed 11 --distractors 0,1
 $TF generate --out "$WORK/heldout" --n 60 --split heldout --seed 12 --distractors 0,3
 
-# 2. Models: the tiny random-weights Qwen2 (training/tiny.py) and a short SFT of it on the reference
-#    answers (training/sft.py, TRL's SFTTrainer). GRPO (the worker) would start from this warm start.
+# 2. Models: the tiny random-weights Qwen2 (training/trainers/tiny.py) and a short SFT of it on the reference
+#    answers (training/trainers/sft.py, TRL's SFTTrainer). GRPO (the worker) would start from this warm start.
 $PY - "$WORK" "$SFT_STEPS" <<'PYEOF'
 import json
 import sys
 import time
 from pathlib import Path
 
-from training.sft import run_sft
-from training.tiny import build_tiny_model
+from training.trainers.sft import run_sft
+from training.trainers.tiny import build_tiny_model
 
 work, steps = Path(sys.argv[1]), int(sys.argv[2])
 base = build_tiny_model(work / "base")
@@ -44,7 +44,7 @@ $TF evaluate --model "$WORK/sft" --dataset "$WORK/heldout" --out "$OUT/sft" --ma
 $TF report --run "base-tiny=$OUT/base" --run "sft-tiny=$OUT/sft" --out "$OUT" \
   --title "Tiny Qwen2 on held-out tools: base vs. SFT warm start (CPU example)" \
   --command "docs/eval-example/make_example.sh   (SFT_STEPS=$SFT_STEPS)" \
-  --note "base-tiny: random weights from training/tiny.py (316k parameters); it cannot produce a valid answer." \
-  --note "sft-tiny: $SFT_STEPS steps of TRL SFTTrainer (training/sft.py, lr 5e-3, batch 8) on 400 samples from TRAIN tools; not GRPO: the example shows the evaluation pipeline, not the RLVR result." \
+  --note "base-tiny: random weights from training/trainers/tiny.py (316k parameters); it cannot produce a valid answer." \
+  --note "sft-tiny: $SFT_STEPS steps of TRL SFTTrainer (training/trainers/sft.py, lr 5e-3, batch 8) on 400 samples from TRAIN tools; not GRPO: the example shows the evaluation pipeline, not the RLVR result." \
   --note "Both evaluated on 60 samples generated from HELD-OUT tools (0-3 distractors), transformers backend, greedy, 96 new tokens, CPU." \
   --note "The vLLM backend has the same interface but is untested here (vLLM needs CUDA)."

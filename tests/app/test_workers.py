@@ -34,7 +34,7 @@ def _post(server, path: str, body: dict, scope: str = "worker") -> httpx.Respons
 def test_lease_expiry_hands_the_job_over_with_its_checkpoint(server):
     dataset = server.ready_dataset()
     created = _post(
-        server, "/v1/training-jobs", {"dataset_id": dataset["id"], "config": {"epochs": 1}}, "write"
+        server, "/v1/training-jobs", {"dataset_id": dataset["id"], "config": {"num_train_epochs": 1}}, "write"
     )
     assert created.status_code == 201 and created.json()["status"] == "queued"
     job_id = created.json()["id"]
@@ -248,3 +248,27 @@ def test_sse_stream_resumes_from_last_event_id(server):
             nxt = next(_sse(resp))
         thread.join()
         assert int(nxt["id"]) > cursor and nxt["event"] == "model.ready"
+
+
+def test_training_config_is_checked_where_it_enters(server):
+    # TrainingConfig's own rules at the door: 422 naming the setting, nothing queued.
+    dataset = server.ready_dataset()
+    before = server.client.get("/v1/jobs", params={"kind": "training"}).json()["count"]
+    for config, named in (
+        ({"epochs": 1}, "unknown training setting(s) epochs"),  # a typo of num_train_epochs
+        ({"learning_rate": 0}, "learning_rate must be > 0"),
+        ({"max_steps": "5"}, "max_steps must be an integer"),
+        ({"method": "ppo"}, "method must be 'grpo' or 'dpo'"),
+    ):
+        refused = _post(server, "/v1/training-jobs", {"dataset_id": dataset["id"], "config": config}, "write")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["type"] == "invalid_input" and named in refused.json()["detail"], refused.json()
+    # The same rules for a dataset spec's `train` block.
+    spec = {"name": "train-block", "n": 20, "seed": 3, "train": {"num_generations": 1}}
+    refused = _post(server, "/v1/datasets", spec, "write")
+    assert refused.status_code == 422 and "num_generations must be >= 2" in refused.json()["detail"], refused.text
+    assert server.client.get("/v1/jobs", params={"kind": "training"}).json()["count"] == before
+    # Device-dependent settings are the worker's to resolve: accepted here.
+    ok = _post(server, "/v1/training-jobs", {"dataset_id": dataset["id"], "config": {"use_vllm": True}}, "write")
+    assert ok.status_code == 201, ok.text
+    _post(server, f"/v1/jobs/{ok.json()['id']}/cancel", {}, "write")

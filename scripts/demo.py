@@ -1,0 +1,593 @@
+"""`make demo`: the whole ToolForge loop on one CPU machine, through the real service, worker and evaluator.
+
+1. Starts ``toolforge serve`` on a free loopback port (embedded default: SQLite + artifact folder under
+   ``--data-dir``, wiped first) and creates a ``write`` key and a ``worker`` key with ``toolforge keys``.
+2. ``POST /v1/datasets`` twice: a training version from **train** tools and an evaluation version from
+   **held-out** tools; waits for both generation jobs.
+3. Builds the tiny random-weights Qwen2 (``training/trainers/tiny.py``) and registers it as the base model version.
+4. ``POST /v1/training-jobs`` (SFT warm start + GRPO with the shared reward) and runs
+   ``toolforge worker --once``, printing the job's heartbeat progress; the worker registers the model version.
+5. Evaluates base, SFT and SFT+GRPO on the held-out version (transformers, greedy), registers each
+   evaluation (lineage: dataset -> model -> evaluations) and writes the report and the final table.
+
+``python scripts/demo.py --quick`` runs the same loop at toy size (the CI test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generators.records import BEHAVIOURS
+from training.client import ServiceClient, ServiceError
+
+REPO = Path(__file__).resolve().parents[1]
+SYSTEM_PROMPT = (
+    "You can call tools. Call one only when every required argument is given; otherwise ask for the "
+    "missing one. Decline harmful or unsupported requests."
+)
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Sizes and settings of one demo run (the full run and ``--quick`` differ only here)."""
+
+    n_train: int
+    n_heldout: int
+    distractors: tuple[int, int]
+    model: dict[str, int]
+    training: dict[str, Any]
+    tokenizer_samples: int = 200
+    eval_batch_size: int = 16
+    eval_max_new_tokens: int = 64
+    seeds: tuple[int, int] = (1, 2)
+    notes: tuple[str, ...] = field(default=())
+
+
+FULL = DemoPlan(
+    n_train=1000,
+    n_heldout=90,
+    distractors=(0, 1),
+    model={"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 256,
+           "vocab_size": 4000},
+    tokenizer_samples=600,
+    training={
+        "sft_warmup_steps": 320, "sft_learning_rate": 3e-3, "sft_batch_size": 8,
+        "max_steps": 24, "prompts_per_step": 4, "num_generations": 8, "per_device_train_batch_size": 32,
+        "max_completion_length": 64, "temperature": 1.0, "learning_rate": 5e-4, "beta": 0.0,
+        "reward": "tiered", "save_steps": 1000, "evaluate": False,
+    },
+)
+QUICK = DemoPlan(
+    n_train=64,
+    n_heldout=12,
+    distractors=(0, 1),
+    model={"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 64,
+           "vocab_size": 1000},
+    tokenizer_samples=40,
+    training={
+        "sft_warmup_steps": 4, "sft_learning_rate": 3e-3, "sft_batch_size": 4,
+        "max_steps": 2, "prompts_per_step": 2, "num_generations": 2, "per_device_train_batch_size": 4,
+        "max_completion_length": 8, "temperature": 1.0, "learning_rate": 5e-4, "beta": 0.0,
+        "reward": "tiered", "save_steps": 1000, "evaluate": False,
+    },
+    eval_batch_size=12,
+    eval_max_new_tokens=8,
+)
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and where its log is."""
+
+
+class Console:
+    """Progress lines stamped with the seconds since the demo started, and the time of each phase."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.phases: dict[str, float] = {}
+        self._phase: tuple[str, float] | None = None
+
+    def say(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.start:6.0f}s] {message}", flush=True)
+
+    def phase(self, name: str | None) -> None:
+        """Close the running phase (recording its seconds) and announce the next one (None: just close)."""
+        now = time.monotonic()
+        if self._phase is not None:
+            self.phases[self._phase[0]] = round(now - self._phase[1], 1)
+        self._phase = (name, now) if name else None
+        if name:
+            self.say(f"== {name}")
+
+    def total(self) -> float:
+        return round(time.monotonic() - self.start, 1)
+
+    @staticmethod
+    def cpu_seconds() -> float:
+        """CPU time of this process and its finished children (the wall time depends on the machine's load)."""
+        import resource
+
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 1)
+
+
+# --- pure helpers --------------------------------------------------------------------------------------
+
+
+def relative(value: float | None, reference: float | None) -> float | None:
+    """Relative increase of `value` over `reference` (None when the reference is 0 or missing).
+
+    Args:
+        value: the new mean reward.
+        reference: the reference mean reward.
+
+    Returns:
+        ``(value - reference) / reference``, or None.
+
+    >>> relative(0.6, 0.4)
+    0.5
+    >>> relative(0.3, 0.0) is None
+    True
+    """
+    if value is None or not reference:
+        return None
+    return round((value - reference) / reference, 6)
+
+
+def summary_rows(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """The final table's rows: accuracy, mean reward, per-behaviour accuracy, relative reward increases.
+
+    Args:
+        runs: ``(label, metrics)`` in the order base, SFT, SFT+GRPO (metrics as ``evaluate_rows`` makes them).
+
+    Returns:
+        One dict per run; ``vs_base`` compares with the first run, ``vs_sft`` with the second.
+    """
+    base = runs[0][1]["overall"]["mean_reward"] if runs else None
+    sft = runs[1][1]["overall"]["mean_reward"] if len(runs) > 1 else None
+    rows = []
+    for label, metrics in runs:
+        overall, per = metrics["overall"], metrics.get("per_behavior", {})
+        reward = overall["mean_reward"]
+        rows.append({
+            "model": label,
+            "n": metrics.get("n"),
+            "accuracy": overall["accuracy"],
+            "mean_reward": reward,
+            "per_behavior_accuracy": {b: per[b]["accuracy"] for b in BEHAVIOURS if b in per},
+            "per_behavior_reward": {b: per[b]["mean_reward"] for b in BEHAVIOURS if b in per},
+            "malformed_rate": overall.get("malformed_rate"),
+            "vs_base": relative(reward, base),
+            "vs_sft": relative(reward, sft),
+        })
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.1f}%"
+
+
+def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The final table as Markdown (also what the demo prints).
+
+    Args:
+        rows: ``summary_rows`` output.
+
+    Returns:
+        A Markdown table: model, held-out accuracy, mean reward, accuracy (mean reward) per behaviour,
+        relative reward increase vs. base and vs. SFT.
+
+    >>> row = {"model": "m", "accuracy": 0.5, "mean_reward": 0.6, "per_behavior_accuracy": {"refusal": 1.0},
+    ...        "per_behavior_reward": {"refusal": 1.0}, "vs_base": None, "vs_sft": 0.25}
+    >>> render_table([row]).splitlines()[2]
+    '| m | 50.0% | 0.600 | - | - | 100.0% (1.00) | - | +25.0% |'
+    """
+    head = ["model", "held-out accuracy", "mean reward", *BEHAVIOURS, "reward vs base", "reward vs SFT"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        acc, rew = row["per_behavior_accuracy"], row["per_behavior_reward"]
+        cells = [row["model"], _pct(row["accuracy"]), f"{row['mean_reward']:.3f}"]
+        cells += [f"{_pct(acc[b])} ({rew[b]:.2f})" if b in acc else "-" for b in BEHAVIOURS]
+        cells += [_signed(row["vs_base"]), _signed(row["vs_sft"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# --- the service ---------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(data_dir: Path, threads: int) -> dict[str, str]:
+    """Settings for every child process: the demo's own SQLite + artifacts, offline, bounded threads."""
+    return {
+        **os.environ,
+        "TOOLFORGE_DATA_DIR": str(data_dir),
+        # Explicit, so a developer's .env (e.g. a PostgreSQL URL) is not used by the demo.
+        "TOOLFORGE_DATABASE_URL": f"sqlite:///{data_dir / 'toolforge.db'}",
+        "TOOLFORGE_ARTIFACT_URL": str(data_dir / "artifacts"),
+        "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"),
+        "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(data_dir / "hf"),
+        "TOKENIZERS_PARALLELISM": "false", "DISABLE_MLFLOW_INTEGRATION": "TRUE",
+        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+    }
+
+
+def start_service(data_dir: Path, env: dict[str, str], console: Console) -> tuple[subprocess.Popen, str]:
+    """Run ``toolforge serve`` on a free port and wait until ``/readyz`` answers.
+
+    Args:
+        data_dir: the demo's data folder (the log goes to ``service.log`` there).
+        env: the child environment.
+        console: progress output.
+
+    Returns:
+        The process and its base URL.
+    """
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(data_dir / "service.log", "wb")  # noqa: SIM115 - the child holds it; closed with the demo
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    probe = ServiceClient(url, None, timeout=2)
+    try:
+        while True:
+            try:
+                probe.get_json("/readyz")
+                break
+            except ServiceError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise DemoError(f"the service did not start; see {data_dir / 'service.log'}")
+            time.sleep(0.3)
+    finally:
+        probe.close()
+    console.say(f"service up at {url} (Swagger UI {url}/docs; SQLite and artifacts under {data_dir})")
+    return proc, url
+
+
+def create_key(env: dict[str, str], scopes: Sequence[str], name: str) -> str:
+    """Create an API key with ``toolforge keys create`` (the CLI an operator uses).
+
+    Args:
+        env: the child environment (points at the demo's database).
+        scopes: the key's scopes.
+        name: its label.
+
+    Returns:
+        The secret.
+    """
+    cmd = [sys.executable, "-m", "app.cli", "keys", "create", "--name", name]
+    for scope in scopes:
+        cmd += ["--scope", scope]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise DemoError(f"toolforge keys create failed: {out.stderr[-2000:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _ok(what: str, call: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return call(*args)
+    except ServiceError as exc:
+        raise DemoError(f"{what}: {exc}") from exc
+
+
+def create_dataset(client: ServiceClient, spec: dict[str, Any], console: Console) -> dict[str, Any]:
+    """``POST /v1/datasets`` and wait for its generation job; return the ready version.
+
+    Args:
+        client: a client with a ``write`` key.
+        spec: the dataset spec.
+        console: progress output.
+
+    Returns:
+        The dataset version (``GET /v1/datasets/{id}``).
+    """
+    created = _ok(f"POST /v1/datasets ({spec['name']})", client.post_json, "/v1/datasets", spec)
+    console.say(f"POST /v1/datasets {spec['name']!r} -> {created['id']} ({created['status']}, job {created['job_id']})")
+    while True:
+        dataset = _ok("GET dataset", client.dataset, created["id"])
+        if dataset["status"] == "ready":
+            console.say(f"dataset {dataset['id']} ready: {dataset['counts']}")
+            return dataset
+        if dataset["status"] == "failed":
+            raise DemoError(f"generation of {spec['name']} failed: {dataset['error']}")
+        time.sleep(0.3)
+
+
+def register_model(client: ServiceClient, name: str, artifact: Path | str, *, base_model: str,
+                   dataset_id: str | None, config: dict[str, Any]) -> dict[str, Any]:
+    """``POST /v1/models``: register a model made outside a training job (the base, the SFT stage)."""
+    body = {"name": name, "dataset_id": dataset_id, "base_model": base_model, "config": config,
+            "metrics": {}, "artifact_uri": str(artifact)}
+    return _ok(f"POST /v1/models ({name})", client.post_json, "/v1/models", body)
+
+
+def _progress_line(job: Mapping[str, Any]) -> str:
+    metrics = job.get("metrics") or {}
+    phase = metrics.get("phase", job["status"])
+    if not job["progress_total"]:
+        return f"{phase}: {job['status']}" + (f", {metrics['samples']} samples" if "samples" in metrics else "")
+    line = f"{phase}: step {job['progress_done']}/{job['progress_total']}"
+    if phase == "sft" and "sft_loss" in metrics:
+        line += f"  loss {metrics['sft_loss']:.3f}"
+    if phase == "grpo" and "reward" in metrics:
+        per = "  ".join(f"{b[:5]} {metrics[f'reward/{b}/mean']:.2f}" for b in BEHAVIOURS
+                        if f"reward/{b}/mean" in metrics)
+        line += f"  reward {metrics['reward']:.3f} ({per})"
+        if "step_time" in metrics:
+            line += f"  {metrics['step_time']:.1f} s/step"
+    return line
+
+
+def train(client: ServiceClient, worker_key: str, url: str, dataset_id: str, config: dict[str, Any],
+          data_dir: Path, env: dict[str, str], console: Console) -> dict[str, Any]:
+    """Queue a training job and run ``toolforge worker --once`` on it, printing heartbeat progress.
+
+    Args:
+        client: a client with a ``write`` key.
+        worker_key: the ``worker`` key for the worker process.
+        url: the service URL.
+        dataset_id: the training dataset version.
+        config: the job's ``TrainingConfig`` settings.
+        data_dir: the demo's data folder (worker scratch and ``worker.log``).
+        env: the child environment.
+        console: progress output.
+
+    Returns:
+        The finished job (``model_id`` set).
+    """
+    job = _ok("POST /v1/training-jobs", client.post_json, "/v1/training-jobs",
+              {"dataset_id": dataset_id, "config": config})
+    console.say(f"POST /v1/training-jobs -> {job['id']} (queued); starting `toolforge worker --once`")
+    log_path = data_dir / "worker.log"
+    cmd = [sys.executable, "-m", "app.cli", "worker", "--once", "--url", url, "--api-key", worker_key,
+           "--artifacts", str(data_dir / "artifacts"), "--work-dir", str(data_dir / "worker"),
+           "--lease-seconds", "45", "--poll-wait", "2", "--idle-timeout", "60"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        last, last_time = "", 0.0
+        while True:
+            job = _ok("GET job", client.job, job["id"])
+            line = _progress_line(job)
+            phase_changed = line.split(":")[0] != last.split(":")[0]
+            if line != last and (phase_changed or time.monotonic() - last_time > 10):
+                console.say(line)
+                last, last_time = line, time.monotonic()
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                break
+            if proc.poll() is not None and job["status"] != "succeeded":
+                raise DemoError(f"the worker exited ({proc.returncode}) with the job {job['status']}; see {log_path}")
+            time.sleep(1.0)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
+    if job["status"] != "succeeded":
+        raise DemoError(f"training job {job['status']}: {(job.get('error') or '')[:1500]} (log: {log_path})")
+    return job
+
+
+def evaluate(rows: Sequence[Mapping[str, Any]], label: str, model_path: Path, plan: DemoPlan,
+             console: Console) -> Any:
+    """Evaluate one model on the held-out rows with the transformers backend, printing progress.
+
+    Args:
+        rows: held-out samples.
+        label: the model's label.
+        model_path: its local folder.
+        plan: the demo plan (batch size, completion cap).
+        console: progress output.
+
+    Returns:
+        The ``EvalRun``.
+    """
+    from training.evaluation.backends import TransformersBackend
+    from training.evaluation.run import evaluate_rows
+
+    backend = TransformersBackend(model_path, batch_size=plan.eval_batch_size,
+                                  max_new_tokens=plan.eval_max_new_tokens, device="cpu")
+    done = [0, time.monotonic()]
+
+    def progress(k: int) -> None:
+        done[0] += k
+        if time.monotonic() - done[1] > 15 or done[0] == len(rows):
+            console.say(f"  {label}: {done[0]}/{len(rows)} held-out samples")
+            done[1] = time.monotonic()
+
+    run = evaluate_rows(rows, backend, progress=progress, meta={"model": label})
+    overall = run.metrics["overall"]
+    console.say(f"{label}: accuracy {_pct(overall['accuracy'])}, mean reward {overall['mean_reward']:.3f}")
+    return run
+
+
+# --- the demo ------------------------------------------------------------------------------------------
+
+
+def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, command: str) -> dict[str, Any]:
+    """Run the whole loop (see the module docstring) and write the report into `out_dir`.
+
+    Args:
+        plan: sizes and settings.
+        data_dir: the demo's service data folder (wiped first).
+        out_dir: where the report, the table and the per-run metrics go.
+        threads: torch threads for this process and each child.
+        command: the command line, recorded in the report.
+
+    Returns:
+        The summary (also ``out_dir/summary.json``).
+    """
+    import torch
+
+    from training.evaluation.report import write_report
+    from training.evaluation.run import load_dataset, register_evaluation, service_client, write_run
+    from training.trainers.config import TrainingConfig
+    from training.trainers.tiny import build_tiny_model, default_texts
+
+    torch.set_num_threads(threads)
+    console = Console()
+    data_dir = data_dir.resolve()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    env = _env(data_dir, threads)
+    model_dir = data_dir / "models"
+    TrainingConfig.from_dict({"base_model": str(model_dir / "base"), **plan.training})  # fail before any work
+
+    console.phase("service")
+    service, url = start_service(data_dir, env, console)
+    try:
+        write_key = create_key(env, ["read", "write"], "demo-client")
+        worker_key = create_key(env, ["read", "worker"], "demo-worker")
+        console.say("created API keys: demo-client (read, write), demo-worker (read, worker)")
+        client = service_client(url, write_key)
+        worker_client = service_client(url, worker_key)
+
+        console.phase("datasets")
+        common = {"distractors": {"min": plan.distractors[0], "max": plan.distractors[1]},
+                  "system_prompt": SYSTEM_PROMPT}
+        train_ds = create_dataset(client, {"name": "demo-train", "n": plan.n_train, "seed": plan.seeds[0],
+                                           "split": "train", **common}, console)
+        held_ds = create_dataset(client, {"name": "demo-heldout", "n": plan.n_heldout, "seed": plan.seeds[1],
+                                          "split": "heldout", **common}, console)
+
+        console.phase("tiny model")
+        texts = default_texts(n=plan.tokenizer_samples)
+        base_dir = build_tiny_model(model_dir / "base", texts=texts, **plan.model)
+        n_params = sum(p.numel() for p in _load(base_dir).parameters())
+        base = register_model(worker_client, "tiny-qwen2-base", base_dir, base_model="tiny-qwen2 (random weights)",
+                              dataset_id=None, config={**plan.model, "parameters": n_params})
+        console.say(f"built the tiny Qwen2 ({n_params:,} parameters, vocabulary {plan.model['vocab_size']}) "
+                    f"-> model {base['id']}")
+
+        console.phase("training (SFT warm start + GRPO)")
+        config = {"base_model": str(base_dir), **plan.training}
+        job = train(client, worker_key, url, train_ds["id"], config, data_dir, env, console)
+        grpo = _ok("GET model", client.model, job["model_id"])
+        sft_dir = Path(grpo["config"]["sft_model_uri"])
+        sft = register_model(worker_client, "demo-train-sft", sft_dir, base_model=str(base_dir),
+                             dataset_id=train_ds["id"], config={"stage": "sft", "training_job": job["id"],
+                                                                **{k: v for k, v in plan.training.items()
+                                                                   if k.startswith("sft_")}})
+        console.say(f"model {grpo['id']} registered by the worker (SFT stage registered as {sft['id']})")
+
+        console.phase("evaluation on held-out tools")
+        held = load_dataset(held_ds["id"], client=client, cache_dir=data_dir / "eval-cache")
+        models = [("base", base, base_dir), ("SFT", sft, sft_dir),
+                  ("SFT+GRPO", grpo, Path(grpo["artifact_uri"]))]
+        runs = []
+        for label, model, path in models:
+            run = evaluate(held.rows, label, path, plan, console)
+            target = out_dir / "runs" / label.lower().replace("+", "-")
+            write_run(run, target)
+            evaluation = register_evaluation(worker_client, dataset_id=held_ds["id"], metrics=run.metrics,
+                                             model_id=model["id"], report_uri=str(target.resolve()))
+            console.say(f"  registered evaluation {evaluation['id']} for model {model['id']}")
+            runs.append((label, run.metrics))
+        lineage = _ok("GET lineage", client.get_json, f"/v1/models/{grpo['id']}/lineage")
+        console.say(f"lineage: dataset {lineage['dataset']['id']} -> model {lineage['model']['id']} -> "
+                    f"evaluation(s) {', '.join(e['id'] for e in lineage['evaluations'])}")
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+    console.phase(None)
+
+    rows = summary_rows(runs)
+    table = render_table(rows)
+    notes = [
+        f"Tiny Qwen2 {plan.model} ({n_params:,} parameters), random weights, tokenizer trained locally.",
+        f"Training set: {plan.n_train} samples from TRAIN tools; evaluation: {plan.n_heldout} samples from "
+        f"HELD-OUT tools; {plan.distractors[0]}-{plan.distractors[1]} distractor tools per prompt.",
+        f"Training job config: {json.dumps(plan.training)}.",
+        f"Evaluation: transformers, greedy, {plan.eval_max_new_tokens} new tokens, CPU, {threads} thread(s).",
+        f"Wall time {console.total():.0f} s ({console.cpu_seconds():.0f} CPU-seconds); per phase: "
+        f"{json.dumps(console.phases)}.",
+        *plan.notes,
+    ]
+    write_report(runs, out_dir, title="ToolForge demo: tiny Qwen2, base vs. SFT vs. SFT+GRPO on held-out tools",
+                 command=command, notes=notes)
+    summary = {
+        "command": command, "total_seconds": console.total(), "cpu_seconds": console.cpu_seconds(),
+        "phases_seconds": console.phases,
+        "threads": threads, "plan": asdict(plan), "parameters": n_params, "table": rows,
+        "ids": {"train_dataset": train_ds["id"], "heldout_dataset": held_ds["id"], "training_job": job["id"],
+                "models": {label: m["id"] for label, m, _ in models}},
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "summary.md").write_text(
+        f"# ToolForge demo result\n\n`{command}` — {console.total():.0f} s wall time, {threads} thread(s).\n\n"
+        + table + "\nRelative reward increase: of the mean tiered reward. Full report: [report.md](report.md).\n",
+        encoding="utf-8")
+    print("\n" + table, flush=True)
+    console.say(f"done in {console.total():.0f} s ({console.cpu_seconds():.0f} CPU-seconds); report in {out_dir}")
+    return summary
+
+
+def _load(path: Path) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python scripts/demo.py`` (``make demo``)."""
+    import logging
+    import warnings
+
+    parser = argparse.ArgumentParser(description="The whole ToolForge loop on CPU: service, datasets, "
+                                                 "SFT + GRPO, evaluation of base, SFT and SFT+GRPO.")
+    parser.add_argument("--quick", action="store_true", help="Toy sizes (the CI test; ~2 minutes).")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="Service data folder, wiped first (default data/demo, or data/demo-quick).")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="Report folder (default docs/demo, or DATA_DIR/report with --quick).")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                        help="torch threads per process (default: 2).")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    data_dir = args.data_dir or REPO / "data" / ("demo-quick" if args.quick else "demo")
+    out_dir = args.out or (data_dir / "report" if args.quick else REPO / "docs" / "demo")
+    command = "make demo" if not args.quick else "python scripts/demo.py --quick"
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Library chatter that says nothing about the run (generation flags, TRL's own deprecations).
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    # Offline, before transformers is imported (it reads HF_HOME once).
+    os.environ.update({k: v for k, v in _env(data_dir.resolve(), args.threads).items()
+                       if k.startswith(("HF_", "TOKENIZERS"))})
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        run_demo(plan, data_dir, out_dir, args.threads, command)
+    except DemoError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

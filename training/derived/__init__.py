@@ -1,0 +1,1 @@
+"""Derived datasets as data: rollouts and preference pairs (formats, validation, stats, cards)."""

@@ -1,0 +1,1 @@
+"""Evaluation: dataset and benchmark readers, inference backends, running and scoring, metrics, reports."""

@@ -1,0 +1,677 @@
+"""The verifiable reward: one strict scorer shared by GRPO training and evaluation.
+
+A completion is parsed as Qwen 2.5 writes tool calls (``<tool_call>{"name", "arguments"}</tool_call>``
+blocks; also a bare JSON object or list, ``"parameters"`` for ``"arguments"``, arguments as a JSON
+string, the seed's ``{"tool_call": "<json>"}`` form and TRL's parsed ``tool_calls`` messages), then
+scored against the sample's ground truth. Text that tries to be a tool call but does not parse is
+*malformed* and earns 0: it is never read as "no call" (BFCL's scorer credits broken calls as
+correct abstentions; a policy trained on that learns to break calls on purpose).
+
+Pure: stdlib and orjson only, so the API process and evaluation can import it without torch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+import orjson
+
+from generators.records import BEHAVIOURS, GROUND_TRUTH_KEY, Behaviour, find_tool
+
+RewardMode = Literal["tiered", "binary"]
+Behavior = Literal["tool_call", "clarification", "refusal", "direct_answer", "malformed"]
+ExpectedBehavior = Behaviour
+
+REWARD_MODES: tuple[RewardMode, ...] = ("tiered", "binary")
+PREDICTED_BEHAVIORS: tuple[Behavior, ...] = (
+    "tool_call",
+    "clarification",
+    "refusal",
+    "direct_answer",
+    "malformed",
+)
+EXPECTED_BEHAVIORS: tuple[ExpectedBehavior, ...] = BEHAVIOURS
+
+_OPEN, _CLOSE = "<tool_call>", "</tool_call>"
+_PLAIN_SCALARS = (str, int, float)
+# orjson turns integers outside int64/uint64 (19+ digits) into floats: such texts are re-read by the stdlib.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")  # [0-9] scans ~2x faster than \d
+_NON_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
+_WORDS = re.compile(r"[a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+# fmt: off
+# Lexicons, matched on lower-cased text with curly apostrophes straightened. Kept small and explicit so a
+# reader can see exactly what earns a reward.
+_STRONG_DECLINES: tuple[str, ...] = (
+    "i can't", "i cannot", "i can not", "i won't", "i will not", "i'm not able", "i am not able",
+    "not able to", "unable to", "not something i can", "i must decline", "i have to decline", "i decline",
+    "i'm not going to", "i am not going to", "can't help", "cannot help", "can't assist", "cannot assist",
+    "can't provide", "cannot provide", "can't do that", "don't have access", "do not have access",
+    "don't have a tool", "do not have a tool", "don't have the ability", "do not have the ability",
+    "none of the available tools", "none of the tools", "no tool", "outside the scope", "outside my",
+    "beyond my", "not within my", "not supported", "not allowed",
+)
+# Every strong decline contains one of these, so most replies are cleared by a few substring tests.
+_DECLINE_TRIGGERS: tuple[str, ...] = (
+    "n't", "not", "unable", "decline", "no tool", "none of", "outside", "beyond",
+)
+# Polite openers decline only when the reply is not also a question ("Sorry, which city?" asks).
+_WEAK_DECLINES: tuple[str, ...] = ("sorry", "apologi", "unfortunately", "i'm afraid")
+_REQUESTS: tuple[str, ...] = (
+    "please provide", "please specify", "please tell me", "please let me know", "please share",
+    "please confirm", "let me know", "could you provide", "could you tell", "could you specify",
+    "can you provide", "can you tell", "i need", "i'll need", "i will need", "need to know",
+)
+# Every request contains one of these (the same prefilter as for declines).
+_REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can you", "need")
+# Words that carry no information about *which* parameter a question asks for.
+_STOPWORDS = frozenset(
+    "the and for with that this from into your you which what will should must when where value values "
+    "parameter parameters format string number integer example optional required default given used use "
+    "each also such like than then there their them they these those only more most other some any all "
+    "can may one two e.g i.e etc e g".split()
+)
+# Question words that ask for a kind of value without naming the parameter ("When do you fly?").
+_HINTS: dict[str, tuple[str, ...]] = {
+    "date": ("when",), "time": ("when",), "day": ("when",), "datetime": ("when",),
+    "location": ("where",), "city": ("where",), "place": ("where",), "address": ("where",),
+    "destination": ("where",), "origin": ("where",), "country": ("where",),
+    "amount": ("much", "many"), "quantity": ("many",), "count": ("many",), "price": ("much",),
+}
+# fmt: on
+
+
+# Not frozen: a frozen dataclass costs ~1 us more per instance, a tenth of the scoring budget.
+@dataclass(slots=True)
+class ToolCall:
+    """One parsed tool call: the tool's name and its arguments (a JSON object)."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ParsedCompletion:
+    """A completion split into its tool calls and its remaining text; ``error`` is set if malformed."""
+
+    calls: tuple[ToolCall, ...]
+    text: str
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class ScoreResult:
+    """The reward of one completion and why, for training logs and evaluation reports."""
+
+    reward: float
+    expected_behavior: ExpectedBehavior
+    predicted_behavior: Behavior
+    calls: tuple[ToolCall, ...]
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (calls as ``{"name", "arguments"}``)."""
+        return {
+            "reward": self.reward,
+            "expected_behavior": self.expected_behavior,
+            "predicted_behavior": self.predicted_behavior,
+            "calls": [{"name": c.name, "arguments": c.arguments} for c in self.calls],
+            "reason": self.reason,
+        }
+
+
+class _Malformed(Exception):
+    """Raised inside the parser; turned into ``ParsedCompletion.error``."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} overflows a double")
+    return value
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse strict JSON: orjson, or the stdlib when a number is too wide for orjson to keep exact.
+
+    Args:
+        text: JSON text.
+
+    Returns:
+        The decoded value. NaN, Infinity and numbers overflowing a double are rejected.
+
+    Raises:
+        ValueError: the text is not strict JSON (``orjson.JSONDecodeError`` is a ``ValueError``).
+
+    >>> loads_json('{"n": 123456789012345678901234567890}')["n"]
+    123456789012345678901234567890
+    """
+    raw = text.encode() if isinstance(text, str) else text
+    # Counting digits (one C call) clears almost every text before the slower regex has to look for a run.
+    if len(raw.translate(None, _NON_DIGITS)) < 19:
+        return orjson.loads(raw)
+    text = raw.decode()
+    if _LONG_DIGITS.search(text) is None:
+        return orjson.loads(raw)
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+
+
+def _load_call_json(payload: str) -> Any:
+    try:
+        return loads_json(payload)
+    except ValueError as exc:
+        raise _Malformed(f"tool call is not valid JSON ({str(exc).split(':', 1)[0]})") from exc
+
+
+def _call_from_obj(obj: Any, *, unwrap: bool = True) -> ToolCall:
+    if not isinstance(obj, dict):
+        raise _Malformed("tool call is not a JSON object")
+    if unwrap and "name" not in obj and "tool_call" in obj:
+        # The seed dataset's form: {"tool_call": "<json>"} (or the object itself).
+        inner = obj["tool_call"]
+        return _call_from_obj(_load_call_json(inner) if isinstance(inner, str) else inner, unwrap=False)
+    if "function" in obj and "name" not in obj and isinstance(obj["function"], dict):
+        obj = obj["function"]  # OpenAI/TRL message form: {"type": "function", "function": {...}}
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _Malformed("tool call has no name")
+    if "arguments" in obj and "parameters" in obj:
+        raise _Malformed("tool call has both 'arguments' and 'parameters'")
+    args = obj.get("arguments", obj.get("parameters"))
+    if isinstance(args, str):
+        args = _load_call_json(args)
+    if args is None:
+        args = {}  # "arguments": null or absent means no arguments, as OpenAI's API reads it
+    if not isinstance(args, dict):
+        raise _Malformed("tool call arguments are not a JSON object")
+    return ToolCall(name, args)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        loads_json(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _looks_like_call(text: str) -> bool:
+    """True if text outside any block still tries to be a tool call (so it must not count as prose)."""
+    if "tool_call>" in text or "<tool_call" in text:
+        return True
+    return '"name"' in text and ('"arguments"' in text or '"parameters"' in text or '"tool_call"' in text)
+
+
+def _unfence(text: str) -> str | None:
+    """Return the body if the whole reply is one Markdown code fence, else None."""
+    if not text.endswith("```") or len(text) < 6:
+        return None
+    body = text[3:-3]
+    if "```" in body:
+        return None
+    newline = body.find("\n")
+    if newline >= 0 and body[:newline].strip().isalpha():  # info string such as ```json
+        body = body[newline + 1 :]
+    return body.strip()
+
+
+def _load_to_later_close(text: str, body: int, end: int) -> tuple[Any, int]:
+    """Parse the block body ending at the first later ``</tool_call>`` that makes it valid JSON."""
+    first_error = None
+    while True:
+        try:
+            return _load_call_json(text[body:end]), end
+        except _Malformed as exc:
+            first_error = first_error or exc
+        end = text.find(_CLOSE, end + len(_CLOSE))
+        if end < 0:
+            raise first_error
+
+
+def _parse_blocks(text: str) -> ParsedCompletion:
+    calls: list[ToolCall] = []
+    rest = ""
+    pos = 0
+    while (start := text.find(_OPEN, pos)) >= 0:
+        rest += text[pos:start]
+        end = text.find(_CLOSE, start + len(_OPEN))
+        if end < 0:
+            raise _Malformed("<tool_call> block is not closed")
+        try:
+            obj = _load_call_json(text[start + len(_OPEN) : end])
+        except _Malformed:
+            # A string argument may itself contain "</tool_call>": retry up to each later closing tag.
+            obj, end = _load_to_later_close(text, start + len(_OPEN), end)
+        calls.append(_call_from_obj(obj))
+        pos = end + len(_CLOSE)
+    rest = (rest + text[pos:]).strip()
+    if rest and _looks_like_call(rest):
+        raise _Malformed("tool-call text outside a <tool_call> block")
+    return ParsedCompletion(tuple(calls), rest)
+
+
+def parse_completion(text: str) -> ParsedCompletion:
+    """Split a completion into tool calls and prose, strictly.
+
+    Args:
+        text: the assistant's reply.
+
+    Returns:
+        The calls found and the remaining text; ``error`` names why the reply is malformed (then
+        ``calls`` is empty). Accepted: ``<tool_call>`` blocks (anywhere, also inside a code fence, with
+        prose around them), or a reply that is only a JSON call object or list (optionally fenced).
+
+    >>> parse_completion('<tool_call>\\n{"name": "f", "arguments": {"x": 1}}\\n</tool_call>').calls
+    (ToolCall(name='f', arguments={'x': 1}),)
+    >>> parse_completion('<tool_call>{"name": "f", "arguments": {"x": 1}').error
+    '<tool_call> block is not closed'
+    """
+    try:
+        if "<think>" in text and "</think>" in text and text.lstrip().startswith("<think>"):
+            text = text.partition("</think>")[2]  # a reasoning preamble is neither a call nor a reply
+        stripped = text.strip()
+        if stripped.startswith("```"):
+            body = _unfence(stripped)
+            if body is not None and body[:1] in ("{", "["):
+                stripped = body
+        if _OPEN in text and not (stripped[:1] in ("{", "[") and _is_json(stripped)):
+            return _parse_blocks(text)
+        if stripped[:1] in ("{", "["):
+            obj = _load_call_json(stripped)
+            items = obj if isinstance(obj, list) else [obj]
+            if not items:
+                raise _Malformed("empty list of tool calls")
+            return ParsedCompletion(tuple(_call_from_obj(item) for item in items), "")
+        if _looks_like_call(stripped):
+            raise _Malformed("tool-call text outside a <tool_call> block")
+        return ParsedCompletion((), stripped)
+    except _Malformed as exc:
+        return ParsedCompletion((), text.strip(), str(exc))
+
+
+# --- comparing arguments ------------------------------------------------------------------------------
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Compare two decoded JSON values as JSON: key order free, ``5 == 5.0``, ``true != 1``.
+
+    Args:
+        a: a decoded JSON value.
+        b: another one.
+
+    Returns:
+        Whether they denote the same JSON value (strings compared after Unicode NFC normalisation).
+
+    >>> json_equal({"a": [1, 2.0], "b": True}, {"b": True, "a": [1.0, 2]}), json_equal(True, 1)
+    (True, False)
+    """
+    ta, tb = type(a), type(b)
+    if ta is bool or tb is bool:
+        return ta is tb and a == b
+    if ta is str:
+        return tb is str and (a == b or unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b))
+    if ta in (int, float):
+        return tb in (int, float) and a == b
+    if ta is dict:
+        return tb is dict and a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
+    if ta is list:
+        return tb is list and len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return ta is tb and a == b
+
+
+@lru_cache(maxsize=1024)
+def _loads_cached(text: str) -> Any:
+    """Decode tool JSON text once: a batch repeats the same few tools in every row. Callers must not mutate."""
+    try:
+        return loads_json(text)
+    except ValueError:
+        return None
+
+
+def _find_tool(tools: Any, name: str) -> dict[str, Any]:
+    """The OpenAI function dict named ``name`` among ``tools``, else {}.
+
+    ``tools`` may be a list of dicts, a list of JSON texts (Parquet's ``list<arrow.json>``) or one JSON text.
+    """
+    tool = find_tool(tools, name, loads=_loads_cached)
+    return tool.get("function", tool) if tool is not None else {}
+
+
+def _properties(fn: dict[str, Any]) -> dict[str, Any]:
+    params = fn.get("parameters")
+    props = params.get("properties") if isinstance(params, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
+def _at_default(props: dict[str, Any], key: str, value: Any) -> bool:
+    schema = props.get(key)
+    # Arrow (HF datasets) unifies structs across rows, filling absent properties and defaults with null.
+    default = schema.get("default") if isinstance(schema, dict) else None
+    return default is not None and json_equal(value, default)
+
+
+def _compare_arguments(got: dict[str, Any], want: dict[str, Any], props: dict[str, Any]) -> str | None:
+    """None if the arguments match, else the first difference. Null-valued keys count as omitted."""
+    # Null means "not given" on both sides: Arrow fills absent ground-truth keys with null, and no ToolForge
+    # tool uses null as a value.
+    if None in got.values():
+        got = {k: v for k, v in got.items() if v is not None}
+    if None in want.values():
+        want = {k: v for k, v in want.items() if v is not None}
+    for key, value in want.items():
+        if key in got:
+            given = got[key]
+            # Fast path for equal scalars of one type; everything else goes through the JSON rules.
+            if given.__class__ is value.__class__ and given.__class__ in _PLAIN_SCALARS and given == value:
+                continue
+            if not json_equal(given, value):
+                return f"argument {key!r} is {_short(given)}, expected {_short(value)}"
+        elif not _at_default(props, key, value):
+            return f"argument {key!r} is missing"
+    if got.keys() != want.keys():
+        for key, value in got.items():
+            if key not in want and not _at_default(props, key, value):
+                return f"unexpected argument {key!r}"
+    return None
+
+
+def _short(value: Any) -> str:
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # integers wider than 64 bits
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- reading replies ------------------------------------------------------------------------------------
+
+
+def _lower(text: str) -> str:
+    return text.lower().replace("\u2019", "'").replace("\u2018", "'")
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _contains_any(low: str, triggers: tuple[str, ...], phrases: tuple[str, ...]) -> bool:
+    for trigger in triggers:
+        if trigger in low:
+            break
+    else:
+        return False
+    for phrase in phrases:
+        if phrase in low:
+            return True
+    return False
+
+
+def _asks(low: str) -> bool:
+    return "?" in low or _contains_any(low, _REQUEST_TRIGGERS, _REQUESTS)
+
+
+def _declines(low: str, asks: bool) -> bool:
+    if _contains_any(low, _DECLINE_TRIGGERS, _STRONG_DECLINES):
+        return True
+    if asks:
+        return False
+    for phrase in _WEAK_DECLINES:
+        if phrase in low:
+            return True
+    return False
+
+
+def _tokens(text: str) -> list[str]:
+    return [_stem(w) for w in _WORDS.findall(_lower(_CAMEL.sub(" ", text.replace("_", " "))))]
+
+
+def _forms(words: set[str]) -> frozenset[str]:
+    """The words with their plural forms, so a reply's words need no stemming on the hot path."""
+    forms = set(words)
+    for word in words:
+        forms.update((word + "s", word + "es"))
+        if word.endswith("y"):
+            forms.add(word[:-1] + "ies")
+    return frozenset(forms)
+
+
+@lru_cache(maxsize=2048)
+def _tool_keywords(tool: str, tool_description: str, params: tuple[tuple[str, str], ...]) -> dict[str, frozenset[str]]:
+    """For each parameter, the words showing that a question asks for it.
+
+    A parameter's words are the parts of its name and the words of its description, less those that do not
+    single it out: words of the tool's own name and description, and words its sibling parameters share
+    ("start_time" and "end_time" share "time"; asking for the start does not ask for the end). A name left
+    with nothing distinctive keeps all its parts; short names ("to", "id") count when they are all there is.
+    Question words that ask for a kind of value ("when" for a date) are added from the name's parts.
+    Callers must not mutate the result (it is cached).
+    """
+    tool_words = set(_tokens(tool)) | set(_tokens(tool_description))
+    name_words = {
+        name: [w for w in _tokens(name) if len(w) >= 3 and w not in _STOPWORDS] or _tokens(name) for name, _ in params
+    }
+    desc_words = {name: {w for w in _tokens(desc) if len(w) >= 4 and w not in _STOPWORDS} for name, desc in params}
+    result = {}
+    for name, _ in params:
+        sibling_names: set[str] = set()
+        sibling_all: set[str] = set()
+        for other, _ in params:
+            if other != name:
+                sibling_names.update(name_words[other])
+                sibling_all.update(name_words[other], desc_words[other])
+        words = {w for w in name_words[name] if w not in sibling_names} or set(name_words[name])
+        words.update(w for w in desc_words[name] if w not in tool_words and w not in sibling_all)
+        for word in name_words[name]:
+            words.update(_HINTS.get(word, ()))
+        result[name] = _forms(words)
+    return result
+
+
+def _missing_keywords(fn: dict[str, Any], tool: str, missing: Sequence[str]) -> list[frozenset[str]]:
+    props = _properties(fn)
+    description = fn.get("description")
+    params = tuple(
+        (name, d if isinstance(d := schema.get("description") if isinstance(schema, dict) else None, str) else "")
+        for name, schema in props.items()
+    )
+    keywords = _tool_keywords(tool, description if isinstance(description, str) else "", params)
+    # A missing parameter the offered tools do not describe is identified by its name alone.
+    return [keywords.get(m) or _tool_keywords(tool, "", ((m, ""),))[m] for m in missing]
+
+
+def _no_call_behavior(low: str) -> tuple[Behavior, bool]:
+    """Classify a reply without a call: refusal, clarification or direct_answer (and whether it asks)."""
+    asks = _asks(low)
+    if _declines(low, asks):
+        return "refusal", asks
+    return ("clarification" if asks else "direct_answer"), asks
+
+
+# --- scoring -------------------------------------------------------------------------------------------
+
+
+def read_ground_truth(ground_truth: Any) -> tuple[ExpectedBehavior, dict[str, Any]]:
+    """Return (expected behaviour, payload) from a ground truth dict, its JSON text or a reward_model dict.
+
+    Args:
+        ground_truth: ``{"tool_call": {...}}``, ``{"clarification": {...}}`` or ``{"refusal": {...}}``;
+            also wrapped as ``{"style": "rule", "ground_truth": ...}``. Null keys (Arrow) are skipped.
+
+    Returns:
+        ("execution" | "clarification" | "refusal", payload dict).
+
+    Raises:
+        ValueError: none of the three keys holds an object.
+    """
+    if isinstance(ground_truth, str | bytes):
+        ground_truth = loads_json(ground_truth)
+    if isinstance(ground_truth, dict) and "ground_truth" in ground_truth:
+        return read_ground_truth(ground_truth["ground_truth"])
+    if isinstance(ground_truth, dict):
+        for behavior, key in GROUND_TRUTH_KEY.items():
+            payload = ground_truth.get(key)
+            if isinstance(payload, dict):
+                return behavior, payload
+    raise ValueError(f"ground truth needs one of tool_call/clarification/refusal, got {_short(ground_truth)}")
+
+
+def score_completion(text: str, ground_truth: Any, tools: Any = None, mode: RewardMode = "tiered") -> ScoreResult:
+    """Score one completion against its ground truth: the single rule used by training and evaluation.
+
+    Args:
+        text: the assistant's reply (plain text as the model wrote it).
+        ground_truth: the sample's ground truth (see ``read_ground_truth``).
+        tools: the tools offered (OpenAI tool dicts or their JSON text); supplies parameter defaults and
+            descriptions. Without it, no default is known and only parameter names identify a question.
+        mode: "tiered" (1 / 0.5 / 0.25 / 0 partial credit) or "binary" (1 only when fully correct).
+
+    Returns:
+        The reward with the predicted behaviour, the parsed calls and a one-line reason.
+
+    >>> gt = {"tool_call": {"name": "get_weather", "parameters": {"city": "Paris"}}}
+    >>> score_completion('<tool_call>{"name": "get_weather", "arguments": {"city": "Lyon"}}</tool_call>',
+    ...                  gt).reward
+    0.5
+    >>> score_completion('{"name": "get_weather", "parameters": {"city": "Paris"}}', gt, mode="binary").reward
+    1.0
+    """
+    expected, payload = read_ground_truth(ground_truth)
+    parsed = parse_completion(text)
+    if expected == "execution":
+        reward, predicted, reason = _score_execution(parsed, payload, tools)
+    elif expected == "clarification":
+        reward, predicted, reason = _score_clarification(parsed, payload, tools)
+    else:
+        reward, predicted, reason = _score_refusal(parsed)
+    if mode == "binary":
+        reward = 1.0 if reward == 1.0 else 0.0
+    elif mode != "tiered":
+        raise ValueError(f"mode must be one of {REWARD_MODES}, got {mode!r}")
+    return ScoreResult(reward, expected, predicted, parsed.calls, reason)
+
+
+Verdict = tuple[float, Behavior, str]
+
+
+def _common(parsed: ParsedCompletion) -> Verdict | None:
+    """Verdicts that do not depend on the expected behaviour: malformed and empty replies."""
+    if parsed.error is not None:
+        return 0.0, "malformed", parsed.error
+    if not parsed.calls and not parsed.text:
+        # An empty reply is never "not asking" credit: rewarding silence teaches the policy to stop early.
+        return 0.0, "direct_answer", "empty reply"
+    return None
+
+
+def _score_execution(parsed: ParsedCompletion, want: dict[str, Any], tools: Any) -> Verdict:
+    common = _common(parsed)
+    if common is not None:
+        return common
+    name = want.get("name")
+    if not parsed.calls:
+        predicted, _ = _no_call_behavior(_lower(parsed.text))
+        if isinstance(name, str) and name in parsed.text:
+            return 0.0, predicted, f"mentions {name} but makes no tool call"
+        return 0.0, predicted, "no tool call"
+    if len(parsed.calls) > 1:
+        return 0.0, "tool_call", f"{len(parsed.calls)} tool calls, expected one"
+    call = parsed.calls[0]
+    if call.name != name:
+        return 0.0, "tool_call", f"called {call.name}, expected {name}"
+    want_args = want.get("parameters", want.get("arguments"))
+    want_args = want_args if isinstance(want_args, dict) else {}
+    diff = _compare_arguments(call.arguments, want_args, _properties(_find_tool(tools, call.name)))
+    if diff is not None:
+        return 0.5, "tool_call", f"right tool, {diff}"
+    return 1.0, "tool_call", "exact call"
+
+
+def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: Any) -> Verdict:
+    common = _common(parsed)
+    if common is not None:
+        return common
+    if parsed.calls:
+        return 0.0, "tool_call", "called a tool instead of asking for the missing information"
+    low = _lower(parsed.text)
+    predicted, asks = _no_call_behavior(low)
+    raw_missing = want.get("missing")
+    missing = [m for m in raw_missing if isinstance(m, str)] if isinstance(raw_missing, list | tuple) else []
+    if asks:
+        tool = want.get("tool")
+        tool = tool if isinstance(tool, str) else ""
+        words = set(_WORDS.findall(low))
+        keywords = _missing_keywords(_find_tool(tools, tool), tool, missing)
+        unasked = [m for m, kws in zip(missing, keywords, strict=True) if words.isdisjoint(kws)]
+        if not unasked:
+            return 1.0, "clarification", "asks for the missing information"
+        if predicted == "clarification":
+            return 0.5, predicted, f"asks, but not for {', '.join(unasked)}"
+    if predicted == "refusal":
+        return 0.5, predicted, "declines instead of asking for the missing information"
+    return 0.5, predicted, "no call, but does not ask for the missing information"
+
+
+def _score_refusal(parsed: ParsedCompletion) -> Verdict:
+    common = _common(parsed)
+    if common is not None:
+        return common
+    if parsed.calls:
+        return 0.0, "tool_call", "called a tool instead of declining"
+    predicted, _ = _no_call_behavior(_lower(parsed.text))
+    if predicted == "refusal":
+        return 1.0, predicted, "declines"
+    if predicted == "clarification":
+        return 0.25, predicted, "asks a question instead of declining"
+    return 0.0, predicted, "answers or pretends to act instead of declining"
+
+
+# --- TRL reward functions -------------------------------------------------------------------------------
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one TRL completion: a string, or a message list whose last message is the assistant's.
+
+    Args:
+        completion: ``"text"``, ``[{"role": "assistant", "content": ...}]`` (content may be a list of
+            text parts, and the message may carry TRL-parsed ``tool_calls``), or the seed's
+            ``{"tool_call": "<json>"}`` dict.
+
+    Returns:
+        The reply as text; structured ``tool_calls`` are rendered back as ``<tool_call>`` blocks.
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict) and "role" not in completion:
+        try:
+            return orjson.dumps(completion).decode()  # the seed form {"tool_call": ...}
+        except TypeError:
+            return "?"
+    message = completion[-1] if isinstance(completion, Sequence) and completion else completion
+    if not isinstance(message, dict):
+        return ""
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        content = "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    text = content if isinstance(content, str) else ""
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        try:
+            block = orjson.dumps(call.get("function", call) if isinstance(call, dict) else call).decode()
+        except TypeError:
+            block = "?"  # unserialisable: still an attempted call, so the parser reports it malformed
+        text += f"\n{_OPEN}\n{block}\n{_CLOSE}"
+    return text

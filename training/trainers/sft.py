@@ -1,0 +1,160 @@
+"""SFT warm start: teach a model the three answer shapes before GRPO.
+
+A random-weights (or badly formatted) model earns reward 0 on every completion, so GRPO's advantages
+and gradients are all zero and nothing trains. A few steps of TRL's ``SFTTrainer`` on reference answers
+give the policy replies the reward can tell apart:
+
+- execution -> ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>`` (Qwen 2.5's form),
+- clarification -> a question naming each missing parameter,
+- refusal -> a short decline.
+
+The reference answers are pure functions (no torch); ``run_sft`` imports TRL lazily.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from training.rewards.scoring import read_ground_truth
+
+REFUSAL_REPLY = "I'm sorry, but I can't help with that request."
+
+
+def _spoken(param: str) -> str:
+    """``departure_date`` -> ``departure date`` (the reward matches words of the parameter's name)."""
+    return param.replace("_", " ").replace("-", " ").strip()
+
+
+def reference_answer(ground_truth: Any) -> str:
+    """The reply a trained model should give for a sample's ground truth.
+
+    Args:
+        ground_truth: the sample's ``reward_model`` (or its ``ground_truth``), as a dict or JSON text.
+
+    Returns:
+        A ``<tool_call>`` block for execution, a question naming the missing parameters for
+        clarification, a short decline for refusal.
+
+    >>> print(reference_answer({"tool_call": {"name": "f", "parameters": {"x": 1, "y": None}}}))
+    <tool_call>
+    {"name": "f", "arguments": {"x": 1}}
+    </tool_call>
+    >>> reference_answer({"clarification": {"tool": "book_flight", "missing": ["departure_date"]}})
+    'Could you tell me the departure date for book flight?'
+    >>> reference_answer('{"refusal": {"reason": "harmful"}}') == REFUSAL_REPLY
+    True
+    """
+    behaviour, payload = read_ground_truth(ground_truth)
+    if behaviour == "execution":
+        params = payload.get("parameters", payload.get("arguments")) or {}
+        # Arrow fills absent keys with null; a null argument means "not given".
+        args = {k: v for k, v in params.items() if v is not None}
+        # json.dumps separates with ", " and ": " as Qwen 2.5 writes calls (orjson would be compact).
+        call = json.dumps({"name": payload["name"], "arguments": args}, ensure_ascii=False)
+        return f"<tool_call>\n{call}\n</tool_call>"
+    if behaviour == "clarification":
+        missing = [_spoken(m) for m in payload.get("missing") or [] if isinstance(m, str)]
+        what = " and ".join(missing) if missing else "missing details"
+        tool = payload.get("tool")
+        suffix = f" for {_spoken(tool)}" if isinstance(tool, str) and tool else ""
+        return f"Could you tell me the {what}{suffix}?"
+    return REFUSAL_REPLY
+
+
+def sft_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Turn dataset rows into TRL's conversational prompt-completion SFT rows.
+
+    Args:
+        rows: ToolForge samples (``prompt`` messages and ``reward_model``).
+
+    Returns:
+        ``{"prompt": [...messages], "completion": [{"role": "assistant", "content": answer}]}`` per row.
+    """
+    return [
+        {
+            "prompt": [{"role": m["role"], "content": m["content"]} for m in row["prompt"]],
+            "completion": [{"role": "assistant", "content": reference_answer(row["reward_model"])}],
+        }
+        for row in rows
+    ]
+
+
+def run_sft(
+    model_path: str | Path,
+    rows: Iterable[Mapping[str, Any]],
+    out_dir: str | Path,
+    *,
+    max_steps: int,
+    learning_rate: float = 1e-3,
+    batch_size: int = 8,
+    use_cpu: bool = True,
+    bf16: bool = False,
+    seed: int = 0,
+    lora: Any = None,
+    on_log: Callable[[dict[str, float]], None] | None = None,
+) -> Path:
+    """Fine-tune `model_path` on the reference answers of `rows` with TRL's ``SFTTrainer``; save to `out_dir`.
+
+    Args:
+        model_path: a local model folder (weights and tokenizer with a chat template).
+        rows: ToolForge samples.
+        out_dir: where the fine-tuned model and tokenizer are saved.
+        max_steps: optimiser steps.
+        learning_rate: SFT learning rate (high by default: the warm start is for tiny and base models).
+        batch_size: per-device batch size.
+        use_cpu: train on the CPU.
+        bf16: train in bfloat16 (GPU).
+        seed: the trainer's seed.
+        lora: a ``peft.LoraConfig`` to train an adapter instead of all weights (merged before saving).
+        on_log: called with each logged metrics dict (loss, learning rate...).
+
+    Returns:
+        `out_dir`, holding a full model (adapters merged) and the tokenizer.
+    """
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    out_dir = Path(out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    model = AutoModelForCausalLM.from_pretrained(str(model_path))
+    dataset = Dataset.from_list(sft_rows(rows))
+    args = SFTConfig(
+        output_dir=str(out_dir / "_sft_run"),
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        use_cpu=use_cpu,
+        bf16=bf16,
+        # Set the new name explicitly: TRL defaults the deprecated alias to True (slower on CPU, and it warns).
+        activation_checkpointing=not use_cpu,
+        seed=seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        completion_only_loss=True,
+        disable_tqdm=True,
+    )
+
+    callbacks = []
+    if on_log is not None:
+
+        class _Forward(TrainerCallback):
+            def on_log(self, _args, _state, _control, logs=None, **_kwargs):  # type: ignore[no-untyped-def]
+                on_log(dict(logs or {}))
+
+        callbacks.append(_Forward())
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    trained = trainer.model
+    if lora is not None:
+        trained = trained.merge_and_unload()
+    trained.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+    return out_dir
