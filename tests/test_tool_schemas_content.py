@@ -9,10 +9,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import jinja2
-import jinja2.meta
 import pytest
 from jsonschema import Draft202012Validator
+
+from generators.templates import TextTemplate
 
 SCHEMA_ROOT = Path(__file__).resolve().parents[1] / "tool_schemas"
 TOOL_FILES = sorted(SCHEMA_ROOT.glob("*/*.json"))
@@ -83,8 +83,7 @@ def _contains_key(value, key: str) -> bool:
 
 
 def _template_variables(template: str) -> set[str]:
-    env = jinja2.Environment()
-    return jinja2.meta.find_undeclared_variables(env.parse(template))
+    return set(TextTemplate("t", template).variables)
 
 
 # ----------------------------------------------------------------------------- one tool at a time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from app.errors import InvalidSchema, NotFound
 from app.models import ToolVersion, now
 from generators.registry import Limits, Registry, Tool, parse_tool
 
+log = logging.getLogger("toolforge")
 _CACHE: dict[tuple[str, int, int, int], Registry] = {}
 
 
@@ -103,7 +105,10 @@ def registry_from_documents(docs: list[dict[str, Any]]) -> Registry:
     tools: list[Tool] = []
     for doc in docs:
         tool, problems = parse_tool(doc, doc["function"]["name"], Limits(max_file_bytes=1 << 30))
-        if tool is None:  # stored rows were validated on the way in; a failure here is a bug
-            raise RuntimeError(f"stored tool failed validation: {problems[0]}")
+        if tool is None:
+            # Stored before a stricter rule (a tool-file template with code in it): never generate from
+            # it, and never let it break every other tool. Register a fixed version to bring it back.
+            log.warning("stored tool %s is left out of the registry: %s", doc["function"]["name"], problems[0])
+            continue
         tools.append(tool)
     return Registry(tools)
