@@ -43,7 +43,9 @@ def create_dataset(
         replay = _replay(session, idempotency_key, request_hash)
         if replay is not None:
             return replay
-    version, _job, created = datasets_service.create_dataset(session, body, request.app.state.settings.max_dataset_n)
+    settings = request.app.state.settings
+    version, _job, created = datasets_service.create_dataset(session, body, settings.max_dataset_n,
+                                                             settings.outbound_refusals)
     public = datasets_service.to_public(session, version, _base_url(request))
     status = 202 if created or version.status == "pending" else 200
     response.status_code = status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,7 +18,8 @@ from app.services import jobs as jobs_service
 from app.services.events import publish
 from app.services.tools import live_registry
 from generators import GENERATOR_VERSION
-from generators.spec import DatasetSpec, SpecError, select_tools
+from generators.outbound import Refusal
+from generators.spec import DatasetSpec, ParaphraseOptions, SpecError, select_tools
 
 INDEX_FILE = "samples.index"
 
@@ -29,20 +31,33 @@ def content_key(spec: dict[str, Any], registry_digest: str, kind: str = "samples
     return hashlib.sha256(canonical).hexdigest()
 
 
-def create_dataset(session: Session, body: DatasetCreate, max_n: int) -> tuple[DatasetVersion, Job | None, bool]:
+def create_dataset(
+    session: Session, body: DatasetCreate, max_n: int, outbound: Callable[[ParaphraseOptions], list[Refusal]]
+) -> tuple[DatasetVersion, Job | None, bool]:
     """Create (or find) the version for a spec and queue its generation.
+
+    Args:
+        session: an open session.
+        body: the request.
+        max_n: the largest dataset allowed.
+        outbound: the operator's allow-lists for paraphrase keys and endpoints (`Settings.outbound_refusals`).
 
     Returns:
         `(version, job, created)`; `created` is False when the same spec and seed already had a version.
 
     Raises:
-        InvalidInput: the spec is over the size cap or cannot be satisfied by the live registry.
+        InvalidInput: the spec is over the size cap, names a paraphrase key or endpoint the operator does not
+            allow, or cannot be satisfied by the live registry.
     """
     if body.n > max_n:
         raise InvalidInput(f"n={body.n} is above this server's cap of {max_n}; lower n or raise "
                            "TOOLFORGE_MAX_DATASET_N")
-    registry, rows = live_registry(session)
     spec = DatasetSpec.model_validate(body.model_dump(exclude={"train"}))
+    refused = outbound(spec.paraphrase)
+    if refused:
+        raise InvalidInput("; ".join(r.detail for r in refused),
+                           extra={"settings": sorted({r.setting for r in refused})})
+    registry, rows = live_registry(session)
     try:
         chosen = select_tools(registry, spec)
     except SpecError as exc:
