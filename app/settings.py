@@ -45,6 +45,10 @@ class Settings(BaseSettings):
                                           "long a killed generation process holds its job before it is retried.")
     event_wait_max: float = Field(30.0, ge=0, le=300, description="Longest long-poll wait on /v1/events.")
 
+    model_artifact_roots: list[str] = Field(
+        default_factory=list, description="More roots (paths or fsspec URLs, JSON list) where a training job's "
+        "model artifact_uri and checkpoint_uri may lie, besides the artifact store itself.")
+
     # What a dataset spec may make the server reach (paraphrasing): closed by default.
     paraphrase_key_envs: list[str] = Field(
         default_factory=list, description="Environment variables a spec's paraphrase.api_key_env may name, as a "
