@@ -89,7 +89,7 @@ class DatasetPublic(ORM):
     id: str
     name: str
     kind: str
-    status: Literal["pending", "ready", "failed"]
+    status: Literal["pending", "ready", "failed", "cancelled"]
     spec: dict[str, Any]
     registry_digest: str
     parent_id: str | None = None

@@ -77,7 +77,7 @@ def list_datasets(
     request: Request, session: SessionDep, _: ReadDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-    status: Annotated[str | None, Query(pattern="^(pending|ready|failed)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(pending|ready|failed|cancelled)$")] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
 ) -> DatasetsPublic:

@@ -65,16 +65,25 @@ def create_dataset(
     spec_dict = spec.model_dump(mode="json")
     key = content_key(spec_dict, registry.digest)
     existing = session.scalar(select(DatasetVersion).where(DatasetVersion.content_key == key))
-    if existing is not None and existing.status != "failed":
+    train = body.train.model_dump() if body.train else None
+    if existing is not None and existing.status not in ("failed", "cancelled"):
         job = latest_job(session, existing.id)
         # A pending version whose job was cancelled (or given up after lost leases) has no one working
         # on it: queue it again below instead of returning a version that stays pending forever.
         if existing.status == "ready" or (job is not None and job.status not in ("cancelled", "failed")):
+            recorded = (job.payload or {}).get("train") if job is not None else None
+            if train is not None and train != recorded:
+                # The version exists; its `train` block was fixed when it was requested. Never drop the new one.
+                raise Conflict(
+                    f"dataset {existing.id} already exists for this spec and seed, requested with "
+                    f"{'train ' + orjson.dumps(recorded).decode() if recorded else 'no train block'}; to train it "
+                    f"with this config, POST /v1/training-jobs {{\"dataset_id\": \"{existing.id}\", \"config\": "
+                    "...}} once it is ready", extra={"dataset_id": existing.id})
             return existing, job, False
     # Pin the registry: the job generates from exactly these tool versions, whatever changes later.
     payload = {"spec": spec_dict, "tool_version_ids": [r.id for r in rows], "selected": [t.name for t in chosen],
-               "train": body.train.model_dump() if body.train else None}
-    if existing is not None:  # a failed (or abandoned) version is retried in place
+               "train": train}
+    if existing is not None:  # a failed, cancelled (or abandoned) version is retried in place
         existing.status, existing.error = "pending", None
         job = jobs_service.create_job(session, "generation", payload, existing.id)
         session.commit()

@@ -232,6 +232,15 @@ def cancel(session: Session, job_id: str) -> Job:
     if res.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"job {job_id} is already {job.status}; only queued or running jobs can be cancelled")
     publish(session, "job.cancelled", job_id, {"kind": job.kind})
+    if job.kind == "generation" and job.dataset_id:
+        # Nobody will finish this version: say so, in the same commit (re-POSTing the spec re-creates it).
+        error = f"generation job {job_id} was cancelled; POST the same spec again to re-create this version"
+        res = session.execute(
+            update(DatasetVersion).where(DatasetVersion.id == job.dataset_id, DatasetVersion.status == "pending")
+            .values(status="cancelled", error=error)
+        )
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            publish(session, "dataset.cancelled", job.dataset_id, {"job_id": job_id})
     session.commit()
     session.refresh(job)
     return job
