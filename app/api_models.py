@@ -93,7 +93,7 @@ class DatasetPublic(ORM):
     id: str
     name: str
     kind: str
-    status: Literal["pending", "ready", "failed"]
+    status: Literal["pending", "ready", "failed", "cancelled"]
     spec: dict[str, Any]
     registry_digest: str
     parent_id: str | None = None
@@ -127,7 +127,8 @@ class JobPublic(ORM):
     metrics: dict[str, Any]
     error: str | None = None
     attempts: int
-    lease_owner: str | None = None
+    lease_owner: str | None = Field(None, description="The worker holding the lease (a label; the lease itself is "
+                                    "bound to the claiming key and its lease token).")
     lease_expires_at: datetime | None = None
     checkpoint_uri: str | None = None
     created_at: datetime
@@ -151,14 +152,32 @@ class TrainingJobCreate(BaseModel):
 class Claim(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker_id: str = Field(min_length=1, max_length=128)
+    worker_id: str = Field(min_length=1, max_length=95, description="A name for this worker (shown on the job).")
     lease_seconds: int | None = Field(None, ge=5, le=86_400)
+
+
+LEASE_TOKEN = Field(min_length=1, max_length=256, description="The `lease_token` the claim returned; with the "
+                    "key that claimed the job, it is what proves the lease (403 otherwise).")
+
+
+class LeasedJob(JobPublic):
+    """A claimed training job: the job, plus the lease token only its claimer ever sees."""
+
+    lease_token: str = Field(description="Send it with every heartbeat, complete, fail and release of this job.")
+
+
+class Release(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lease_token: str = LEASE_TOKEN
+    worker_id: str | None = Field(None, max_length=128, description="Ignored (the lease token identifies the lease).")
 
 
 class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker_id: str = Field(min_length=1, max_length=128)
+    lease_token: str = LEASE_TOKEN
+    worker_id: str | None = Field(None, max_length=128, description="Ignored (the lease token identifies the lease).")
     lease_seconds: int | None = Field(None, ge=5, le=86_400,
                                       description="New lease length (send the one you claimed with); "
                                                   "default TOOLFORGE_LEASE_SECONDS.")
@@ -182,14 +201,16 @@ class ModelCreate(BaseModel):
 class JobComplete(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker_id: str = Field(min_length=1, max_length=128)
+    lease_token: str = LEASE_TOKEN
+    worker_id: str | None = Field(None, max_length=128, description="Ignored (the lease token identifies the lease).")
     model: ModelCreate
 
 
 class JobFail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    worker_id: str = Field(min_length=1, max_length=128)
+    lease_token: str = LEASE_TOKEN
+    worker_id: str | None = Field(None, max_length=128, description="Ignored (the lease token identifies the lease).")
     error: str = Field(min_length=1, max_length=10_000)
 
 

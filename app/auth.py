@@ -25,6 +25,27 @@ from app.models import ApiKey, new_id
 
 SCOPES = ("read", "write", "worker", "admin")
 
+# The scope lattice: what each scope grants. admin ⊇ write ⊇ read, admin ⊇ worker ⊇ read. Every read
+# route needs only `read` (a worker reads datasets, files, jobs, events and models; a writer follows its
+# own jobs), so both write and worker keys can read on a closed deployment (TOOLFORGE_OPEN_READS=false).
+GRANTS: dict[str, frozenset[str]] = {
+    "read": frozenset({"read"}),
+    "write": frozenset({"write", "read"}),
+    "worker": frozenset({"worker", "read"}),
+    "admin": frozenset(SCOPES),
+}
+
+
+def granted(scopes: frozenset[str] | set[str]) -> frozenset[str]:
+    """Every scope a key holding `scopes` may use.
+
+    >>> sorted(granted({"worker"}))
+    ['read', 'worker']
+    >>> sorted(granted({"write", "worker"}))
+    ['read', 'worker', 'write']
+    """
+    return frozenset().union(*(GRANTS.get(scope, frozenset()) for scope in scopes))
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -32,7 +53,7 @@ class Principal:
     scopes: frozenset[str]
 
     def allows(self, scope: str) -> bool:
-        return "admin" in self.scopes or scope in self.scopes
+        return scope in granted(self.scopes)
 
 
 ANONYMOUS = Principal(None, frozenset())
@@ -113,20 +134,26 @@ async def current_principal(
     return principal
 
 
-def require(scope: str):  # type: ignore[no-untyped-def]
-    """A dependency that admits principals holding `scope` (reads may be open by setting)."""
+def require(scope: str, *, any_method: bool = False):  # type: ignore[no-untyped-def]
+    """A dependency that admits principals granted `scope` (see `GRANTS`).
+
+    With open reads (`TOOLFORGE_OPEN_READS`, the default) a `read` route admits anyone for GET and HEAD,
+    and for every method when `any_method` (a POST that only computes, such as reward scoring).
+    """
 
     async def check(
         request: Request, principal: Annotated[Principal, Depends(current_principal)]
     ) -> Principal:
-        if scope == "read" and request.app.state.settings.open_reads and request.method in ("GET", "HEAD"):
+        if (scope == "read" and request.app.state.settings.open_reads
+                and (any_method or request.method in ("GET", "HEAD"))):
             return principal
         if principal.key_id is None:
             raise Unauthorized(f"this request needs an API key with the {scope!r} scope "
                                "(header `Authorization: Bearer tf_...`)")
         if not principal.allows(scope):
-            raise Forbidden(f"the API key lacks the {scope!r} scope; create one with "
-                            f"`toolforge keys create --scope {scope}`")
+            holders = ", ".join(s for s in SCOPES if scope in GRANTS[s])
+            raise Forbidden(f"the API key ({', '.join(sorted(principal.scopes))}) lacks the {scope!r} scope, which "
+                            f"{holders} keys have; create one with `toolforge keys create --scope {scope}`")
         return principal
 
     check.required_scope = scope  # type: ignore[attr-defined]  # read by the route-enumerating auth test
@@ -137,3 +164,5 @@ ReadDep = Annotated[Principal, Depends(require("read"))]
 WriteDep = Annotated[Principal, Depends(require("write"))]
 WorkerDep = Annotated[Principal, Depends(require("worker"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]
+# A read that is a POST (it only computes): open like GETs when reads are open.
+ComputeDep = Annotated[Principal, Depends(require("read", any_method=True))]

@@ -13,7 +13,7 @@ from sqlalchemy.types import TypeDecorator
 from app.db import Base
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-DATASET_STATUSES = ("pending", "ready", "failed")
+DATASET_STATUSES = ("pending", "ready", "failed", "cancelled")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from generators.outbound import Refusal, base_url_allowed, outbound_refusals
 from generators.registry import DEFAULT_TOOLS_DIR, Limits
+from generators.spec import ParaphraseOptions
 
 
 class Settings(BaseSettings):
@@ -43,6 +45,19 @@ class Settings(BaseSettings):
                                           "long a killed generation process holds its job before it is retried.")
     event_wait_max: float = Field(30.0, ge=0, le=300, description="Longest long-poll wait on /v1/events.")
 
+    model_artifact_roots: list[str] = Field(
+        default_factory=list, description="More roots (paths or fsspec URLs, JSON list) where a training job's "
+        "model artifact_uri and checkpoint_uri may lie, besides the artifact store itself.")
+
+    # What a dataset spec may make the server reach (paraphrasing): closed by default.
+    paraphrase_key_envs: list[str] = Field(
+        default_factory=list, description="Environment variables a spec's paraphrase.api_key_env may name, as a "
+        "JSON list (an entry ending in '*' is a prefix, e.g. [\"PARAPHRASE_KEY_*\"]). Empty: none. The "
+        "service's own TOOLFORGE_* settings are never allowed.")
+    paraphrase_base_urls: list[str] = Field(
+        default_factory=list, description="Endpoints a spec's paraphrase.base_url may point at or below, as a "
+        "JSON list (e.g. [\"http://vllm:8000/v1\"]); scheme, host and port must match. Empty: none.")
+
     @field_validator("data_dir", "tools_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -54,6 +69,12 @@ class Settings(BaseSettings):
             raise ValueError("TOOLFORGE_BOOTSTRAP_ADMIN_KEY must be at least 24 characters")
         if "*" in self.cors_origins and not self.open_reads:
             raise ValueError("TOOLFORGE_CORS_ORIGINS='*' with closed reads would leak keys to any site")
+        if any(entry.strip() in ("", "*") for entry in self.paraphrase_key_envs):
+            raise ValueError("TOOLFORGE_PARAPHRASE_KEY_ENVS may not hold '*' or an empty name: list the variables")
+        bad = [url for url in self.paraphrase_base_urls if not base_url_allowed(url, [url])]
+        if bad:
+            raise ValueError(f"TOOLFORGE_PARAPHRASE_BASE_URLS: {bad} are not http(s) URLs without credentials, "
+                             "query or fragment")
         return self
 
     @property
@@ -63,6 +84,15 @@ class Settings(BaseSettings):
     @property
     def resolved_artifact_url(self) -> str:
         return self.artifact_url or str((self.data_dir / "artifacts").resolve())
+
+    def forbidden_key_envs(self) -> frozenset[str]:
+        """The service's own settings as environment variables: never a paraphrase key, whatever the list."""
+        return frozenset(f"TOOLFORGE_{name.upper()}" for name in type(self).model_fields)
+
+    def outbound_refusals(self, options: ParaphraseOptions) -> list[Refusal]:
+        """The paraphrase fields of a spec this server's allow-lists refuse."""
+        return outbound_refusals(options, self.paraphrase_key_envs, self.paraphrase_base_urls,
+                                 self.forbidden_key_envs())
 
     def registry_limits(self) -> Limits:
         return Limits(

@@ -27,6 +27,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from generators._regex import _UNBOUNDED_EXTRA
+from generators.templates import TextTemplate, template_problem
 
 DEFAULT_TOOLS_DIR = Path(__file__).resolve().parents[1] / "tool_schemas"
 NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
@@ -405,6 +406,9 @@ def parse_tool(doc: Any, src: str = "<input>", limits: Limits | None = None) -> 
         return None, problems
     inlined.setdefault("properties", {})
     inlined.setdefault("required", [])
+    _check_utterances(doc.get("x-utterances", ()), inlined["required"], src, problems)
+    if problems:
+        return None, problems
     tool = Tool(
         name=fn["name"],
         description=fn["description"],
@@ -416,6 +420,21 @@ def parse_tool(doc: Any, src: str = "<input>", limits: Limits | None = None) -> 
         document=doc,
     )
     return tool, []
+
+
+def _check_utterances(utterances: Sequence[str], required: Sequence[str], src: str, out: list[Problem]) -> None:
+    """Tool-file text is data: plain ``{{ param }}`` placeholders naming required parameters, nothing else."""
+    for i, text in enumerate(utterances):
+        where = _pointer(["x-utterances", i])
+        problem = template_problem(text)
+        if problem is not None:
+            out.append(Problem(src, where, f"{problem}; write text with '{{{{ param }}}}' placeholders only "
+                               "(no expressions, filters, tags or other braces)"))
+            continue
+        unknown = sorted(TextTemplate("", text).variables - set(required))
+        if unknown:
+            out.append(Problem(src, where, f"placeholder(s) {', '.join(unknown)} name no required parameter; use "
+                               f"only {', '.join(required) or 'none (the tool has no required parameters)'}"))
 
 
 def _envelope_message(error: Any) -> str:

@@ -1,12 +1,13 @@
-"""Request text templates (Jinja2) that work for any tool from its name, description and parameters.
+"""Request text templates that work for any tool from its name, description and parameters.
 
 Generic templates need no hand-written text per tool, so imported and held-out tools work as they are.
-A tool file may add ``x-utterances`` (Jinja2, one ``{{ param }}`` per required parameter); the generator
+A tool file may add ``x-utterances`` (one ``{{ param }}`` per required parameter); the generator
 appends optional parameters to them generically.
 
-Templates that only substitute plain ``{{ name }}`` variables (all of ours, and most utterances) are
-rendered by a precompiled fast path that gives the same text as Jinja2 (tested), because a Jinja2
-render costs about as much as the rest of a sample.
+Every template, built-in or from a tool file, is pure data: text and plain ``{{ name }}`` placeholders,
+nothing else (no expressions, filters, attribute access, tags or literal braces). Tool files come from
+API callers, so a template engine here would run their code on the server; `template_problem` is what
+the registry refuses a tool file with, and `TextTemplate.render` refuses the same texts.
 """
 
 from __future__ import annotations
@@ -17,21 +18,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-import jinja2
-import jinja2.meta
-
-_ENV = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
 _SIMPLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-_JINJA_SYNTAX = re.compile(r"\{\{|\{%|\{#|%\}|#\}|\}\}")
+
+
+class TemplateError(ValueError):
+    """A template text that is not plain text with ``{{ name }}`` placeholders."""
 
 
 @dataclass(frozen=True)
 class TextTemplate:
-    """A compiled Jinja2 template with an identifier recorded in each sample's ``extra_info``.
+    """A template (text with ``{{ name }}`` placeholders) with an identifier recorded in each sample's ``extra_info``.
 
     Args:
         id: stable identifier, e.g. ``"execution.question.1"``.
-        source: the Jinja2 text.
+        source: the text.
     """
 
     id: str
@@ -41,10 +41,10 @@ class TextTemplate:
     def variables(self) -> frozenset[str]:
         """The variables the template reads.
 
-        >>> sorted(TextTemplate("t", "{{ a }} {% if b %}{{ c | upper }}{% endif %}").variables)
-        ['a', 'b', 'c']
+        >>> sorted(TextTemplate("t", "{{ a }} and {{b}}, {{ a }}").variables)
+        ['a', 'b']
         """
-        return _variables(self.source)
+        return frozenset(_plain(self.source)[1])
 
     def render(self, context: Mapping[str, str]) -> str:
         """Render the template.
@@ -55,47 +55,52 @@ class TextTemplate:
         Returns:
             The text.
 
+        Raises:
+            TemplateError: the text is not plain (see `template_problem`).
+            KeyError: a placeholder has no value in `context`.
+
         >>> TextTemplate("t", "Hi {{ who }}!").render({"who": "Ada"})
         'Hi Ada!'
         """
-        fmt = _format_string(self.source)
-        if fmt is None:
-            return _jinja(self.source).render(context)
-        return fmt.format_map(context)
+        return _format_string(self.source).format_map(context)
+
+
+def template_problem(source: str) -> str | None:
+    """Why a text is not a plain template, or None when it is.
+
+    >>> template_problem("Hi {{ who }}!") is None
+    True
+    >>> template_problem("{{ who.__class__ }}")
+    "only plain placeholders such as '{{ name }}' are allowed, found '{{ who.__class__ }}'"
+    """
+    try:
+        _plain(source)
+    except TemplateError as exc:
+        return str(exc)
+    return None
 
 
 @cache
-def _format_string(source: str) -> str | None:
-    """The template as a `str.format` string (rendered in C), or None when it needs Jinja2."""
-    parts = _plain_parts(source)
-    if parts is None:
-        return None
-    literals, names = parts
-    escaped = [lit.replace("{", "{{").replace("}", "}}") for lit in literals]
-    return escaped[0] + "".join("{" + name + "}" + lit for name, lit in zip(names, escaped[1:], strict=True))
+def _format_string(source: str) -> str:
+    """The template as a `str.format` string (rendered in C; values are never formatted again)."""
+    literals, names = _plain(source)
+    return literals[0] + "".join("{" + name + "}" + lit for name, lit in zip(names, literals[1:], strict=True))
 
 
 @cache
-def _variables(source: str) -> frozenset[str]:
-    if _plain_parts(source) is not None:
-        return frozenset(_SIMPLE.findall(source))
-    return frozenset(jinja2.meta.find_undeclared_variables(_ENV.parse(source)))
+def _plain(source: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split a template made only of text and ``{{ name }}`` into literals and names.
 
-
-@cache
-def _jinja(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
-
-
-@cache
-def _plain_parts(source: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """Split a template made only of text and ``{{ name }}`` into literals and names; None otherwise."""
+    Raises:
+        TemplateError: any other brace is present (Jinja2 syntax, format fields, literal braces).
+    """
     pieces = _SIMPLE.split(source)
     literals = tuple(pieces[0::2])
-    if any(_JINJA_SYNTAX.search(lit) for lit in literals):
-        return None
-    if literals[-1].endswith("\n"):  # Jinja2 drops one trailing newline by default
-        literals = (*literals[:-1], literals[-1][:-1])
+    for lit in literals:
+        at = min((i for i in (lit.find("{"), lit.find("}")) if i >= 0), default=-1)
+        if at >= 0:
+            found = lit[at : at + 60].strip()
+            raise TemplateError(f"only plain placeholders such as '{{{{ name }}}}' are allowed, found {found!r}")
     return literals, tuple(pieces[1::2])
 
 
@@ -283,7 +288,7 @@ def utterance_templates(tool_name: str, utterances: Sequence[str]) -> tuple[Text
 
     Args:
         tool_name: the tool (for template ids).
-        utterances: the Jinja2 texts from the tool file.
+        utterances: the texts from the tool file (plain ``{{ param }}`` placeholders).
 
     Returns:
         One template per utterance, id ``utterance.<tool>.<i>``.

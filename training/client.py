@@ -1,9 +1,12 @@
 """The worker's HTTP client to the ToolForge service: event feed, training-job leases, datasets.
 
 Thin and synchronous (httpx). Failures are converted at the boundary: ``ServiceError`` for anything
-the service or the network refused, ``LeaseLost`` when a heartbeat or completion is answered 409
-(the job was re-queued, cancelled or claimed by another worker), ``ChecksumMismatch`` for a download
-whose bytes do not hash to the manifest's sha256.
+the service or the network refused, ``LeaseLost`` when a call on a leased job is answered 409 (the job
+was re-queued or cancelled) or 403 (it is leased to another worker now), ``ChecksumMismatch`` for a
+download whose bytes do not hash to the manifest's sha256.
+
+A lease is bound to the API key that claimed it and the lease token the claim returned; the client
+keeps the token of each job it claimed and sends it with every heartbeat, completion, failure and release.
 """
 
 from __future__ import annotations
@@ -52,16 +55,17 @@ class ServiceClient:
         self.timeout = timeout
         self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
                                  transport=transport, follow_redirects=True)
+        self.lease_tokens: dict[str, str] = {}  # job id -> the lease token its claim returned
 
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _call(self, method: str, path: str, leased: bool = False, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ServiceError(f"{method} {path}: {exc}") from exc
-        if response.status_code == 409:
+        if response.status_code == 409 or (leased and response.status_code == 403):
             raise LeaseLost(_detail(response))
         if response.status_code >= 400:
             raise ServiceError(f"{method} {path}: {response.status_code} {_detail(response)}")
@@ -78,27 +82,38 @@ class ServiceClient:
         """Claim the oldest queued training job; None when the queue is empty."""
         response = self._call("POST", "/v1/training-jobs/claim",
                               json={"worker_id": worker_id, "lease_seconds": lease_seconds})
-        return None if response.status_code == 204 else response.json()
+        if response.status_code == 204:
+            return None
+        job = response.json()
+        self.lease_tokens[job["id"]] = job.pop("lease_token")
+        return job
+
+    def _lease(self, job_id: str) -> dict[str, str]:
+        # A job this client did not claim has no token here: the service refuses the call (422).
+        token = self.lease_tokens.get(job_id)
+        return {"lease_token": token} if token else {}
 
     def heartbeat(self, job_id: str, worker_id: str, **fields: Any) -> dict[str, Any]:
         """Extend the lease and report progress (``lease_seconds``, ``progress_done``, ``progress_total``,
         ``metrics``, ``checkpoint_uri``). Raises ``LeaseLost`` when the job is not ours any more."""
-        body = {"worker_id": worker_id, **{k: v for k, v in fields.items() if v is not None}}
-        return self._call("POST", f"/v1/training-jobs/{job_id}/heartbeat", json=body).json()
+        body = {**self._lease(job_id), "worker_id": worker_id,
+                **{k: v for k, v in fields.items() if v is not None}}
+        return self._call("POST", f"/v1/training-jobs/{job_id}/heartbeat", True, json=body).json()
 
     def complete(self, job_id: str, worker_id: str, model: dict[str, Any]) -> dict[str, Any]:
         """Register the model version the job produced (finishes the job)."""
-        return self._call("POST", f"/v1/training-jobs/{job_id}/complete",
-                          json={"worker_id": worker_id, "model": model}).json()
+        return self._call("POST", f"/v1/training-jobs/{job_id}/complete", True,
+                          json={**self._lease(job_id), "worker_id": worker_id, "model": model}).json()
 
     def fail(self, job_id: str, worker_id: str, error: str) -> dict[str, Any]:
         """Mark the job failed with `error`."""
-        return self._call("POST", f"/v1/training-jobs/{job_id}/fail",
-                          json={"worker_id": worker_id, "error": error[:10_000]}).json()
+        return self._call("POST", f"/v1/training-jobs/{job_id}/fail", True,
+                          json={**self._lease(job_id), "worker_id": worker_id, "error": error[:10_000]}).json()
 
     def release(self, job_id: str, worker_id: str) -> dict[str, Any]:
         """Give the job back to the queue; its checkpoint stays for the next worker."""
-        return self._call("POST", f"/v1/training-jobs/{job_id}/release", json={"worker_id": worker_id}).json()
+        return self._call("POST", f"/v1/training-jobs/{job_id}/release", True,
+                          json={**self._lease(job_id), "worker_id": worker_id}).json()
 
     def job(self, job_id: str) -> dict[str, Any]:
         """One job."""

@@ -10,6 +10,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +19,7 @@ from app.auth import ReadDep, WorkerDep, WriteDep
 from app.caches import CachesDep, RouteCaches
 from app.db import SessionDep
 from app.errors import Conflict, InvalidInput, NotFound
-from app.models import IdempotencyRecord
+from app.models import IdempotencyRecord, now
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
 from app.services.sample_index import SampleIndex
@@ -40,34 +41,71 @@ def create_dataset(
     """Queue generation of a dataset version (202); the same spec and seed return the same version."""
     request_hash = hashlib.sha256(orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
     if idempotency_key:
-        replay = _replay(session, idempotency_key, request_hash)
+        # Take the key before doing any work: of concurrent requests sharing it, exactly one proceeds; the
+        # others replay its answer (same body) or are refused (another body) and create nothing.
+        replay = _claim_key(session, idempotency_key, request_hash)
         if replay is not None:
             return replay
-    version, _job, created = datasets_service.create_dataset(session, body, request.app.state.settings.max_dataset_n)
+    settings = request.app.state.settings
+    try:
+        version, _job, created = datasets_service.create_dataset(session, body, settings.max_dataset_n,
+                                                                 settings.outbound_refusals)
+    except Exception:
+        session.rollback()
+        if idempotency_key:  # nothing was done: the key is free again (e.g. for the corrected request)
+            _release_key(session, idempotency_key)
+        raise
     public = datasets_service.to_public(session, version, _base_url(request))
     status = 202 if created or version.status == "pending" else 200
     response.status_code = status
     if idempotency_key:
-        session.add(IdempotencyRecord(key=idempotency_key, request_sha256=request_hash, status_code=status,
-                                      response=public.model_dump(mode="json")))
-        try:
+        record = session.get(IdempotencyRecord, idempotency_key)
+        if record is not None:
+            record.status_code, record.response = status, public.model_dump(mode="json")
             session.commit()
-        except IntegrityError:
-            session.rollback()
-            replay = _replay(session, idempotency_key, request_hash)
-            if replay is not None:
-                return replay
     return public
 
 
-def _replay(session: SessionDep, key: str, request_hash: str) -> Response | None:
-    record = session.get(IdempotencyRecord, key)
-    if record is None:
-        return None
-    if record.request_sha256 != request_hash:
-        raise InvalidInput("this Idempotency-Key was used with a different request body; use a new key")
-    return Response(orjson.dumps(record.response), status_code=record.status_code, media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"})
+IN_PROGRESS = 0  # status_code of a key whose first request is still running
+IDEMPOTENCY_WAIT_S = 10.0
+ABANDONED_AFTER_S = 300.0
+
+
+def _claim_key(session: SessionDep, key: str, request_hash: str) -> Response | None:
+    """Take `key` for this request (None), or the answer for a request that may not proceed."""
+    deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
+    while True:
+        record = session.get(IdempotencyRecord, key)
+        if record is None:
+            session.add(IdempotencyRecord(key=key, request_sha256=request_hash, status_code=IN_PROGRESS, response={}))
+            try:
+                session.commit()
+                return None
+            except IntegrityError:
+                session.rollback()
+                continue
+        if record.request_sha256 != request_hash:
+            raise InvalidInput("this Idempotency-Key was used with a different request body; use a new key")
+        if record.status_code != IN_PROGRESS:
+            return Response(orjson.dumps(record.response), status_code=record.status_code,
+                            media_type="application/json", headers={"Idempotent-Replayed": "true"})
+        if (now() - record.created_at).total_seconds() > ABANDONED_AFTER_S:
+            # Its request died between taking the key and answering: take it over.
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key == key,
+                                                            IdempotencyRecord.status_code == IN_PROGRESS))
+            session.commit()
+            continue
+        if time.monotonic() > deadline:
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly",
+                           extra={"retry_after_s": 2})
+        session.rollback()  # end the read transaction, so the next look sees the other request's commit
+        time.sleep(0.05)
+
+
+def _release_key(session: SessionDep, key: str) -> None:
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key == key,
+                                                    IdempotencyRecord.status_code == IN_PROGRESS))
+    session.commit()
 
 
 @router.get("", response_model=DatasetsPublic)
@@ -75,7 +113,7 @@ def list_datasets(
     request: Request, session: SessionDep, _: ReadDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-    status: Annotated[str | None, Query(pattern="^(pending|ready|failed)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(pending|ready|failed|cancelled)$")] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
 ) -> DatasetsPublic:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -14,12 +15,14 @@ from app.api_models import (
     JobFail,
     JobPublic,
     JobsPublic,
+    LeasedJob,
     ModelPublic,
+    Release,
     TrainingJobCreate,
 )
-from app.auth import ReadDep, WorkerDep, WriteDep
+from app.auth import Principal, ReadDep, WorkerDep, WriteDep
 from app.db import SessionDep
-from app.errors import Conflict
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import Job
 from app.services import datasets as datasets_service
 from app.services import jobs as jobs_service
@@ -30,7 +33,36 @@ router = APIRouter(tags=["jobs"])
 def public(job: Job) -> JobPublic:
     out = JobPublic.model_validate(job)
     out.eta_seconds = jobs_service.eta(job)
+    out.lease_owner = jobs_service.lease_label(job.lease_owner)
     return out
+
+
+def _leased(session: SessionDep, job_id: str, principal: Principal, token: str) -> Job:
+    """The training job `job_id` if this key and lease token hold its lease.
+
+    Raises:
+        NotFound: no such training job (generation jobs are the service's own and never leased out).
+        Forbidden: the job is running under another key or lease token.
+        Conflict: the job is not running under this lease any more (re-queued, cancelled, finished).
+    """
+    job = session.get(Job, job_id)
+    if job is None or job.kind != "training":
+        raise NotFound(f"no training job {job_id!r}; workers only lease training jobs (POST /v1/training-jobs/claim)")
+    if not jobs_service.holds_lease(job, principal.key_id, token):
+        if job.status == "running":
+            raise Forbidden(f"job {job_id} is leased to another worker; only the API key and lease token that "
+                            "claimed it may report on it")
+        raise Conflict(f"job {job_id} is {job.status} and not leased to you; stop working on it",
+                       extra={"status": job.status})
+    return job
+
+
+def _check_artifact(request: Request, uri: str | None, field: str) -> None:
+    settings = request.app.state.settings
+    roots = [settings.resolved_artifact_url, *settings.model_artifact_roots]
+    if uri and not jobs_service.artifact_in_store(uri, roots):
+        raise InvalidInput(f"{field} {uri!r} is not in the artifact store; upload under {roots[0]} (or a root "
+                           "in TOOLFORGE_MODEL_ARTIFACT_ROOTS)")
 
 
 @router.get("/v1/jobs", response_model=JobsPublic)
@@ -76,22 +108,33 @@ def create_training_job(body: TrainingJobCreate, session: SessionDep, _: WriteDe
     return public(job)
 
 
-@router.post("/v1/training-jobs/claim", response_model=JobPublic,
+@router.post("/v1/training-jobs/claim", response_model=LeasedJob,
              responses={204: {"description": "No training job is queued."}})
-def claim_training_job(body: Claim, request: Request, session: SessionDep, _: WorkerDep) -> JobPublic | Response:
-    """Claim the oldest queued training job with a lease (an expired lease's job is queued again first)."""
+def claim_training_job(
+    body: Claim, request: Request, session: SessionDep, principal: WorkerDep
+) -> LeasedJob | Response:
+    """Claim the oldest queued training job with a lease (an expired lease's job is queued again first).
+
+    The lease is bound to this API key and the returned `lease_token`; send the token with every later
+    call on the job."""
     lease = body.lease_seconds or request.app.state.settings.lease_seconds
-    job = jobs_service.claim_next(session, "training", body.worker_id, lease)
+    assert principal.key_id is not None  # WorkerDep admits keys only
+    token = secrets.token_urlsafe(32)
+    owner = jobs_service.lease_owner_for(principal.key_id, token, body.worker_id)
+    job = jobs_service.claim_next(session, "training", owner, lease)
     if job is None:
         return Response(status_code=204)
-    return public(job)
+    return LeasedJob(**public(job).model_dump(), lease_token=token)
 
 
 @router.post("/v1/training-jobs/{job_id}/heartbeat", response_model=JobPublic)
-def heartbeat(job_id: str, body: Heartbeat, request: Request, session: SessionDep, _: WorkerDep) -> JobPublic:
-    """Extend the lease and report progress, metrics and the last checkpoint; 409 when the lease was lost."""
+def heartbeat(job_id: str, body: Heartbeat, request: Request, session: SessionDep, principal: WorkerDep) -> JobPublic:
+    """Extend the lease and report progress, metrics and the last checkpoint; 409 when the lease was lost,
+    403 when it is someone else's."""
+    job = _leased(session, job_id, principal, body.lease_token)
+    _check_artifact(request, body.checkpoint_uri, "checkpoint_uri")
     job = jobs_service.heartbeat(
-        session, job_id, body.worker_id, body.lease_seconds or request.app.state.settings.lease_seconds,
+        session, job_id, job.lease_owner or "", body.lease_seconds or request.app.state.settings.lease_seconds,
         progress_done=body.progress_done, progress_total=body.progress_total, metrics=body.metrics,
         checkpoint_uri=body.checkpoint_uri,
     )
@@ -99,24 +142,30 @@ def heartbeat(job_id: str, body: Heartbeat, request: Request, session: SessionDe
 
 
 @router.post("/v1/training-jobs/{job_id}/complete", response_model=ModelPublic, status_code=201)
-def complete(job_id: str, body: JobComplete, session: SessionDep, _: WorkerDep) -> ModelPublic:
-    """Finish a training job by registering the model version it produced (exactly once per job)."""
+def complete(job_id: str, body: JobComplete, request: Request, session: SessionDep,
+             principal: WorkerDep) -> ModelPublic:
+    """Finish a training job by registering the model version it produced (exactly once per job); the model's
+    `artifact_uri` must be in the artifact store."""
+    job = _leased(session, job_id, principal, body.lease_token)
+    _check_artifact(request, body.model.artifact_uri, "model.artifact_uri")
     return ModelPublic.model_validate(
-        jobs_service.complete_training(session, job_id, body.worker_id, body.model.model_dump())
+        jobs_service.complete_training(session, job_id, job.lease_owner or "", body.model.model_dump())
     )
 
 
 @router.post("/v1/training-jobs/{job_id}/fail", response_model=JobPublic)
-def fail(job_id: str, body: JobFail, session: SessionDep, _: WorkerDep) -> JobPublic:
+def fail(job_id: str, body: JobFail, session: SessionDep, principal: WorkerDep) -> JobPublic:
     """Mark a leased training job failed with its error."""
-    if not jobs_service.finish(session, job_id, body.worker_id, "failed", error=body.error):
+    job = _leased(session, job_id, principal, body.lease_token)
+    if not jobs_service.finish(session, job_id, job.lease_owner, "failed", error=body.error):
         session.rollback()
-        raise Conflict(f"job {job_id} is not running under {body.worker_id!r}")
+        raise Conflict(f"job {job_id} is {job.status}, not running; stop working on it")
     session.commit()
     return public(jobs_service.get_job(session, job_id))
 
 
 @router.post("/v1/training-jobs/{job_id}/release", response_model=JobPublic)
-def release(job_id: str, body: Claim, session: SessionDep, _: WorkerDep) -> JobPublic:
+def release(job_id: str, body: Release, session: SessionDep, principal: WorkerDep) -> JobPublic:
     """Give a leased job back to the queue (clean shutdown); its checkpoint is kept for the next worker."""
-    return public(jobs_service.release(session, job_id, body.worker_id))
+    job = _leased(session, job_id, principal, body.lease_token)
+    return public(jobs_service.release(session, job_id, job.lease_owner or ""))

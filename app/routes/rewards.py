@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api_models import ScoreRequest, ScoreResponse
-from app.auth import ReadDep
+from app.auth import ComputeDep
 from app.errors import InvalidInput
 from training.rewards.scoring import score_completion
 
@@ -13,8 +13,8 @@ router = APIRouter(prefix="/v1/rewards", tags=["rewards"])
 
 
 @router.post("/score", response_model=ScoreResponse)
-def score(body: ScoreRequest, _: ReadDep) -> ScoreResponse:
-    """Score each completion against its sample's ground truth (tiered or binary)."""
+def score(body: ScoreRequest, _: ComputeDep) -> ScoreResponse:
+    """Score each completion against its sample's ground truth (tiered or binary); open like reads."""
     if len(body.samples) != len(body.completions):
         raise InvalidInput(f"samples ({len(body.samples)}) and completions ({len(body.completions)}) "
                            "must have the same length")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,7 +18,8 @@ from app.services import jobs as jobs_service
 from app.services.events import publish
 from app.services.tools import live_registry
 from generators import GENERATOR_VERSION
-from generators.spec import DatasetSpec, SpecError, select_tools
+from generators.outbound import Refusal
+from generators.spec import DatasetSpec, ParaphraseOptions, SpecError, select_tools
 from training.trainers.config import setting_default
 
 INDEX_FILE = "samples.index"
@@ -30,20 +32,33 @@ def content_key(spec: dict[str, Any], registry_digest: str, kind: str = "samples
     return hashlib.sha256(canonical).hexdigest()
 
 
-def create_dataset(session: Session, body: DatasetCreate, max_n: int) -> tuple[DatasetVersion, Job | None, bool]:
+def create_dataset(
+    session: Session, body: DatasetCreate, max_n: int, outbound: Callable[[ParaphraseOptions], list[Refusal]]
+) -> tuple[DatasetVersion, Job | None, bool]:
     """Create (or find) the version for a spec and queue its generation.
+
+    Args:
+        session: an open session.
+        body: the request.
+        max_n: the largest dataset allowed.
+        outbound: the operator's allow-lists for paraphrase keys and endpoints (`Settings.outbound_refusals`).
 
     Returns:
         `(version, job, created)`; `created` is False when the same spec and seed already had a version.
 
     Raises:
-        InvalidInput: the spec is over the size cap or cannot be satisfied by the live registry.
+        InvalidInput: the spec is over the size cap, names a paraphrase key or endpoint the operator does not
+            allow, or cannot be satisfied by the live registry.
     """
     if body.n > max_n:
         raise InvalidInput(f"n={body.n} is above this server's cap of {max_n}; lower n or raise "
                            "TOOLFORGE_MAX_DATASET_N")
-    registry, rows = live_registry(session)
     spec = DatasetSpec.model_validate(body.model_dump(exclude={"train"}))
+    refused = outbound(spec.paraphrase)
+    if refused:
+        raise InvalidInput("; ".join(r.detail for r in refused),
+                           extra={"settings": sorted({r.setting for r in refused})})
+    registry, rows = live_registry(session)
     try:
         chosen = select_tools(registry, spec)
     except SpecError as exc:
@@ -51,16 +66,25 @@ def create_dataset(session: Session, body: DatasetCreate, max_n: int) -> tuple[D
     spec_dict = spec.model_dump(mode="json")
     key = content_key(spec_dict, registry.digest)
     existing = session.scalar(select(DatasetVersion).where(DatasetVersion.content_key == key))
-    if existing is not None and existing.status != "failed":
+    train = train_config(body.train)
+    if existing is not None and existing.status not in ("failed", "cancelled"):
         job = latest_job(session, existing.id)
         # A pending version whose job was cancelled (or given up after lost leases) has no one working
         # on it: queue it again below instead of returning a version that stays pending forever.
         if existing.status == "ready" or (job is not None and job.status not in ("cancelled", "failed")):
+            recorded = (job.payload or {}).get("train") if job is not None else None
+            if train is not None and train != recorded:
+                # The version exists; its `train` block was fixed when it was requested. Never drop the new one.
+                raise Conflict(
+                    f"dataset {existing.id} already exists for this spec and seed, requested with "
+                    f"{'train ' + orjson.dumps(recorded).decode() if recorded else 'no train block'}; to train it "
+                    f"with this config, POST /v1/training-jobs {{\"dataset_id\": \"{existing.id}\", \"config\": "
+                    "...}} once it is ready", extra={"dataset_id": existing.id})
             return existing, job, False
     # Pin the registry: the job generates from exactly these tool versions, whatever changes later.
     payload = {"spec": spec_dict, "tool_version_ids": [r.id for r in rows], "selected": [t.name for t in chosen],
-               "train": train_config(body.train)}
-    if existing is not None:  # a failed (or abandoned) version is retried in place
+               "train": train}
+    if existing is not None:  # a failed, cancelled (or abandoned) version is retried in place
         existing.status, existing.error = "pending", None
         job = jobs_service.create_job(session, "generation", payload, existing.id)
         session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.models import Event
 
 EVENT_TYPES = (
-    "dataset.ready", "dataset.failed", "model.ready", "evaluation.ready",
+    "dataset.ready", "dataset.failed", "dataset.cancelled", "model.ready", "evaluation.ready",
     "job.queued", "job.running", "job.succeeded", "job.failed", "job.cancelled", "job.requeued",
 )
 

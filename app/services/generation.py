@@ -8,6 +8,7 @@ A child that dies stops heartbeating; the lease expires and the dispatcher queue
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -47,6 +48,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "TOOLFORGE_ARTIFACT_URL": settings.resolved_artifact_url,
         "TOOLFORGE_GENERATION_WORKERS": str(settings.generation_workers),
         "TOOLFORGE_GENERATION_LEASE_SECONDS": str(settings.generation_lease_seconds),
+        "TOOLFORGE_PARAPHRASE_KEY_ENVS": json.dumps(settings.paraphrase_key_envs),
+        "TOOLFORGE_PARAPHRASE_BASE_URLS": json.dumps(settings.paraphrase_base_urls),
     }
 
 
@@ -147,6 +150,9 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
+        refused = settings.outbound_refusals(spec.paraphrase)  # queued before the operator narrowed the lists
+        if refused:
+            raise ValueError("; ".join(r.detail for r in refused))
         progress(0, spec.n)
         generated = generate_dataset(registry, spec, work, progress=progress, workers=settings.generation_workers,
                                      paraphrase_cache=settings.data_dir / "paraphrase-cache.sqlite")

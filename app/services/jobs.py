@@ -2,12 +2,23 @@
 
 A running job holds a lease (`lease_owner`, `lease_expires_at`); heartbeats extend it. A job
 whose lease expired goes back to the queue with its last checkpoint, up to `MAX_ATTEMPTS`.
+
+A training job's lease is bound to the API key that claimed it and a random lease token returned only
+by the claim: its `lease_owner` is `<digest>:<worker id>`, the digest a hash of key id and token, so
+neither the stored row nor anything public lets another key or worker act on it (`lease_owner_for`,
+`holds_lease`); the public view shows the worker id only (`lease_label`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,6 +29,74 @@ from app.services.events import publish
 
 MAX_ATTEMPTS = 3
 FINAL = ("succeeded", "failed", "cancelled")
+_DIGEST_CHARS = 32
+_BOUND = re.compile(r"^[0-9a-f]{32}:")
+
+
+def _lease_digest(key_id: str, token: str) -> str:
+    return hashlib.sha256(f"{key_id}\0{token}".encode()).hexdigest()[:_DIGEST_CHARS]
+
+
+def lease_owner_for(key_id: str, token: str, worker_id: str) -> str:
+    """The `lease_owner` of a lease claimed by `key_id` with `token` for the worker `worker_id`."""
+    return f"{_lease_digest(key_id, token)}:{worker_id}"[:128]
+
+
+def holds_lease(job: Job, key_id: str | None, token: str) -> bool:
+    """Whether the key `key_id` presenting `token` is the one that claimed the job's current lease."""
+    owner = job.lease_owner or ""
+    if key_id is None or not _BOUND.match(owner):
+        return False
+    return hmac.compare_digest(owner[:_DIGEST_CHARS], _lease_digest(key_id, token))
+
+
+def lease_label(owner: str | None) -> str | None:
+    """What the public sees of a lease owner: the worker id, never the binding digest."""
+    if owner and _BOUND.match(owner):
+        return owner[_DIGEST_CHARS + 1:]
+    return owner
+
+
+def artifact_in_store(uri: str, roots: Sequence[str]) -> bool:
+    """Whether `uri` (a path or URL) lies at or under one of `roots` (the artifact store and any extra roots).
+
+    Local paths are compared after normalisation (so `..` cannot climb out); URLs by scheme, host and path
+    segments, with `..` segments refused.
+
+    >>> artifact_in_store("/data/artifacts/models/job_1", ["/data/artifacts"])
+    True
+    >>> artifact_in_store("file:///etc/passwd", ["/data/artifacts"])
+    False
+    >>> artifact_in_store("/data/artifacts/../../etc/passwd", ["/data/artifacts"])
+    False
+    >>> artifact_in_store("s3://bucket/tf/models/job_1", ["s3://bucket/tf"]), artifact_in_store("s3://bucket/tfx", ["s3://bucket/tf"])
+    (True, False)
+    """
+    target = _location(uri)
+    if target is None:
+        return False
+    for root in roots:
+        base = _location(root)
+        if base is not None and base[0] == target[0] and target[1][: len(base[1])] == base[1]:
+            return True
+    return False
+
+
+def _location(uri: str) -> tuple[tuple[str, str], list[str]] | None:
+    parts = urlsplit(uri)
+    if len(parts.scheme) <= 1 or parts.scheme == "file":  # a plain path (or a Windows drive letter)
+        if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
+            return None
+        path = parts.path if parts.scheme == "file" else uri
+        if not os.path.isabs(path):
+            return None
+        return ("file", ""), [seg for seg in os.path.normpath(path).split(os.sep) if seg]
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        return None
+    segments = [seg for seg in parts.path.split("/") if seg]
+    if any(seg in (".", "..") for seg in segments):
+        return None
+    return (parts.scheme.lower(), parts.netloc.lower()), segments
 
 
 def get_job(session: Session, job_id: str) -> Job:
@@ -68,7 +147,11 @@ def requeue_expired(session: Session, kind: str) -> int:
 
 
 def claim_next(session: Session, kind: str, owner: str, lease_seconds: int) -> Job | None:
-    """Claim the oldest queued job of `kind` for `owner`; None when the queue is empty."""
+    """Claim the oldest queued job of `kind` for `owner`; None when the queue is empty.
+
+    `owner` is what later calls must present (`lease_owner_for` for a training job); the `job.running`
+    event names the worker (`lease_label`).
+    """
     requeue_expired(session, kind)
     candidates = session.scalars(
         select(Job.id).where(Job.kind == kind, Job.status == "queued").order_by(Job.created_at, Job.id).limit(8)
@@ -82,7 +165,7 @@ def claim_next(session: Session, kind: str, owner: str, lease_seconds: int) -> J
             )
         )
         if res.rowcount == 1:  # type: ignore[attr-defined]
-            publish(session, "job.running", job_id, {"kind": kind, "owner": owner})
+            publish(session, "job.running", job_id, {"kind": kind, "owner": lease_label(owner)})
             session.commit()
             job = session.get(Job, job_id)
             session.refresh(job)
@@ -116,7 +199,7 @@ def heartbeat(session: Session, job_id: str, owner: str, lease_seconds: int, *, 
     session.commit()
     if res.rowcount != 1:  # type: ignore[attr-defined]
         job = get_job(session, job_id)
-        raise Conflict(f"job {job_id} is {job.status} and not leased to {owner!r}; stop working on it",
+        raise Conflict(f"job {job_id} is {job.status} and not leased to {lease_label(owner)!r}; stop working on it",
                        extra={"status": job.status})
     return get_job(session, job_id)
 
@@ -149,6 +232,15 @@ def cancel(session: Session, job_id: str) -> Job:
     if res.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"job {job_id} is already {job.status}; only queued or running jobs can be cancelled")
     publish(session, "job.cancelled", job_id, {"kind": job.kind})
+    if job.kind == "generation" and job.dataset_id:
+        # Nobody will finish this version: say so, in the same commit (re-POSTing the spec re-creates it).
+        error = f"generation job {job_id} was cancelled; POST the same spec again to re-create this version"
+        res = session.execute(
+            update(DatasetVersion).where(DatasetVersion.id == job.dataset_id, DatasetVersion.status == "pending")
+            .values(status="cancelled", error=error)
+        )
+        if res.rowcount == 1:  # type: ignore[attr-defined]
+            publish(session, "dataset.cancelled", job.dataset_id, {"job_id": job_id})
     session.commit()
     session.refresh(job)
     return job
@@ -161,7 +253,7 @@ def release(session: Session, job_id: str, owner: str) -> Job:
         .values(status="queued", lease_owner=None, lease_expires_at=None)
     )
     if res.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"job {job_id} is not leased to {owner!r}")
+        raise Conflict(f"job {job_id} is not leased to {lease_label(owner)!r}")
     publish(session, "job.requeued", job_id, {"reason": "released"})
     session.commit()
     return get_job(session, job_id)
@@ -183,7 +275,8 @@ def complete_training(session: Session, job_id: str, owner: str, model: dict[str
     session.flush()
     if not finish(session, job_id, owner, "succeeded", model_id=row.id):
         session.rollback()
-        raise Conflict(f"job {job_id} is {job.status} and not leased to {owner!r}; the model was not registered")
+        raise Conflict(f"job {job_id} is {job.status} and not leased to {lease_label(owner)!r}; the model was not "
+                       "registered")
     publish(session, "model.ready", row.id, {"dataset_id": row.dataset_id, "job_id": job_id,
                                              "evaluate": bool((job.payload.get("config") or {}).get("evaluate", True))})
     session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ from app.errors import InvalidSchema, NotFound
 from app.models import ToolVersion, now
 from generators.registry import Limits, Registry, Tool, parse_tool
 
+log = logging.getLogger("toolforge")
 # The registry built from the live rows, keyed by their ids (one entry: the current registry state).
 _CACHE: BoundedCache[str, Registry] = BoundedCache(max_entries=1)
 
@@ -100,7 +102,10 @@ def registry_from_documents(docs: list[dict[str, Any]]) -> Registry:
     tools: list[Tool] = []
     for doc in docs:
         tool, problems = parse_tool(doc, doc["function"]["name"], Limits(max_file_bytes=1 << 30))
-        if tool is None:  # stored rows were validated on the way in; a failure here is a bug
-            raise RuntimeError(f"stored tool failed validation: {problems[0]}")
+        if tool is None:
+            # Stored before a stricter rule (a tool-file template with code in it): never generate from
+            # it, and never let it break every other tool. Register a fixed version to bring it back.
+            log.warning("stored tool %s is left out of the registry: %s", doc["function"]["name"], problems[0])
+            continue
         tools.append(tool)
     return Registry(tools)

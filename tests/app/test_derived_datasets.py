@@ -180,11 +180,11 @@ def _train(server, dataset_id: str, method: str) -> tuple[str, dict[str, Any]]: 
     return job.json()["id"], claimed.json()
 
 
-def _complete(server, job_id: str, dataset_id: str, method: str) -> dict[str, Any]:  # noqa: ANN001
+def _complete(server, job_id: str, dataset_id: str, method: str, claim: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
     model = {"name": f"m-{method}", "dataset_id": dataset_id, "base_model": "tiny", "config": {"method": method},
-             "metrics": {}, "artifact_uri": f"/models/{method}"}
-    done = server.client.post(f"/v1/training-jobs/{job_id}/complete", json={"worker_id": f"w-{method}",
-                                                                            "model": model},
+             "metrics": {}, "artifact_uri": str((server.data_dir / "artifacts" / "models" / method).resolve())}
+    done = server.client.post(f"/v1/training-jobs/{job_id}/complete",
+                              json={"lease_token": claim["lease_token"], "model": model},
                               headers=server.auth("worker"))
     assert done.status_code == 201, done.text
     return done.json()
@@ -192,11 +192,11 @@ def _complete(server, job_id: str, dataset_id: str, method: str) -> dict[str, An
 
 def test_lineage_links_samples_rollouts_preferences_and_both_models(server, source):
     samples_id = source["dataset"]["id"]
-    grpo_job, _ = _train(server, samples_id, "grpo")
+    grpo_job, grpo_claim = _train(server, samples_id, "grpo")
     data, _ = _rollouts(source["samples"])
     rollouts = _post(server, samples_id, "rollouts", _tar({"rollouts.jsonl": data, "meta.json": orjson.dumps(
         {"job_id": grpo_job})}), name="lineage-rollouts").json()
-    grpo = _complete(server, grpo_job, samples_id, "grpo")
+    grpo = _complete(server, grpo_job, samples_id, "grpo", grpo_claim)
 
     sample = source["samples"][2]
     pair = {"prompt": sample["prompt"], "chosen": [{"role": "assistant", "content": "reply 2-2-1.0"}],
@@ -209,8 +209,8 @@ def test_lineage_links_samples_rollouts_preferences_and_both_models(server, sour
     assert prefs["counts"]["rows"] == 1
     assert server.client.get(f"/v1/datasets/{prefs['id']}/samples",
                              params={"behavior": sample["behavior"]}).json()["count"] == 1
-    dpo_job, _ = _train(server, prefs["id"], "dpo")
-    dpo = _complete(server, dpo_job, prefs["id"], "dpo")
+    dpo_job, dpo_claim = _train(server, prefs["id"], "dpo")
+    dpo = _complete(server, dpo_job, prefs["id"], "dpo", dpo_claim)
 
     down = server.client.get(f"/v1/models/{dpo['id']}/lineage").json()
     assert down["dataset"]["id"] == prefs["id"]

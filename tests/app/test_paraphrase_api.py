@@ -32,9 +32,11 @@ def _stub_class():
     return module.StubServer
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def stub():
+    # Autouse, so it starts before the module's service: the operator allow-lists its endpoint.
     with _stub_class()() as server:
+        SERVER_ENV["TOOLFORGE_PARAPHRASE_BASE_URLS"] = json.dumps([server.base_url])
         yield server
 
 

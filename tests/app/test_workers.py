@@ -19,6 +19,11 @@ MODEL = {
 }
 
 
+def _in_store(server, *parts: str) -> str:
+    """A URI inside the server's artifact store (where a training job's model and checkpoints must be)."""
+    return "/".join([(server.data_dir / "artifacts").resolve().as_uri(), *parts])
+
+
 def _claim(server, worker: str, lease: int) -> httpx.Response:
     return server.client.post(
         "/v1/training-jobs/claim",
@@ -43,17 +48,19 @@ def test_lease_expiry_hands_the_job_over_with_its_checkpoint(server):
     assert first.status_code == 200, first.text
     assert first.json()["id"] == job_id and first.json()["attempts"] == 1
     assert first.json()["lease_owner"] == "worker-a"
+    token_a = first.json()["lease_token"]
+    checkpoint = _in_store(server, "jobs", job_id, "checkpoints", "step-3")
     assert _claim(server, "worker-b", 5).status_code == 204  # nothing else is queued
 
     beat = _post(
         server,
         f"/v1/training-jobs/{job_id}/heartbeat",
         {
-            "worker_id": "worker-a",
+            "lease_token": first.json()["lease_token"],
             "lease_seconds": 5,
             "progress_done": 3,
             "progress_total": 10,
-            "checkpoint_uri": "file:///ckpt/step-3",
+            "checkpoint_uri": checkpoint,
             "metrics": {"loss": 0.5},
         },
     )
@@ -62,8 +69,8 @@ def test_lease_expiry_hands_the_job_over_with_its_checkpoint(server):
     expires = datetime.fromisoformat(beat.json()["lease_expires_at"])
     # The heartbeat kept the claimed lease length (it must not stretch a 5 s lease to the server default).
     assert (expires - datetime.fromisoformat(first.json()["lease_expires_at"])).total_seconds() < 5
-    wrong = _post(server, f"/v1/training-jobs/{job_id}/heartbeat", {"worker_id": "worker-b"})
-    assert wrong.status_code == 409 and wrong.json()["type"] == "conflict"
+    wrong = _post(server, f"/v1/training-jobs/{job_id}/heartbeat", {"lease_token": "not-the-token"})
+    assert wrong.status_code == 403 and wrong.json()["type"] == "forbidden"
 
     # worker-a goes silent; once its lease is over, worker-b gets the same job and the checkpoint.
     time.sleep(max(0.0, expires.timestamp() - time.time()) + 0.3)
@@ -71,33 +78,34 @@ def test_lease_expiry_hands_the_job_over_with_its_checkpoint(server):
     assert second.status_code == 200, second.text
     body = second.json()
     assert body["id"] == job_id and body["attempts"] == 2 and body["lease_owner"] == "worker-b"
-    assert body["checkpoint_uri"] == "file:///ckpt/step-3"
+    assert body["checkpoint_uri"] == checkpoint
+    token_b = body["lease_token"]
 
-    # The lost worker can neither heartbeat nor complete.
-    late = _post(server, f"/v1/training-jobs/{job_id}/heartbeat", {"worker_id": "worker-a"})
-    assert late.status_code == 409
-    model_body = {**MODEL, "dataset_id": dataset["id"]}
+    # The lost worker can neither heartbeat nor complete: the job is leased to worker-b now.
+    late = _post(server, f"/v1/training-jobs/{job_id}/heartbeat", {"lease_token": token_a})
+    assert late.status_code == 403
+    model_body = {**MODEL, "dataset_id": dataset["id"], "artifact_uri": _in_store(server, "models", job_id)}
     assert (
         _post(
-            server, f"/v1/training-jobs/{job_id}/complete", {"worker_id": "worker-a", "model": model_body}
+            server, f"/v1/training-jobs/{job_id}/complete", {"lease_token": token_a, "model": model_body}
         ).status_code
-        == 409
+        == 403
     )
 
     done = _post(
-        server, f"/v1/training-jobs/{job_id}/complete", {"worker_id": "worker-b", "model": model_body}
+        server, f"/v1/training-jobs/{job_id}/complete", {"lease_token": token_b, "model": model_body}
     )
     assert done.status_code == 201, done.text
     model = done.json()
     assert model["job_id"] == job_id and model["dataset_id"] == dataset["id"]
     # A retried complete returns the same model; another worker's complete is refused.
     again = _post(
-        server, f"/v1/training-jobs/{job_id}/complete", {"worker_id": "worker-b", "model": model_body}
+        server, f"/v1/training-jobs/{job_id}/complete", {"lease_token": token_b, "model": model_body}
     )
     assert again.json()["id"] == model["id"]
     assert (
         _post(
-            server, f"/v1/training-jobs/{job_id}/complete", {"worker_id": "worker-a", "model": model_body}
+            server, f"/v1/training-jobs/{job_id}/complete", {"lease_token": token_a, "model": model_body}
         ).status_code
         == 409
     )
@@ -108,7 +116,7 @@ def test_lease_expiry_hands_the_job_over_with_its_checkpoint(server):
 
     requeued = server.client.get("/v1/events", params={"types": "job.requeued", "limit": 1000}).json()["data"]
     assert any(
-        e["subject_id"] == job_id and e["payload"]["checkpoint_uri"] == "file:///ckpt/step-3"
+        e["subject_id"] == job_id and e["payload"]["checkpoint_uri"] == checkpoint
         for e in requeued
     )
 
@@ -129,12 +137,14 @@ def test_lease_expiry_hands_the_job_over_with_its_checkpoint(server):
 def test_release_and_fail(server):
     dataset = server.ready_dataset()
     job_id = _post(server, "/v1/training-jobs", {"dataset_id": dataset["id"]}, "write").json()["id"]
-    assert _claim(server, "worker-c", 60).json()["id"] == job_id
-    released = _post(server, f"/v1/training-jobs/{job_id}/release", {"worker_id": "worker-c"})
+    claimed = _claim(server, "worker-c", 60).json()
+    assert claimed["id"] == job_id
+    released = _post(server, f"/v1/training-jobs/{job_id}/release", {"lease_token": claimed["lease_token"]})
     assert released.status_code == 200 and released.json()["status"] == "queued"
     claimed = _claim(server, "worker-d", 60).json()
     assert claimed["id"] == job_id and claimed["attempts"] == 2
-    failed = _post(server, f"/v1/training-jobs/{job_id}/fail", {"worker_id": "worker-d", "error": "CUDA OOM"})
+    token = claimed["lease_token"]
+    failed = _post(server, f"/v1/training-jobs/{job_id}/fail", {"lease_token": token, "error": "CUDA OOM"})
     assert (
         failed.status_code == 200
         and failed.json()["status"] == "failed"
@@ -142,7 +152,7 @@ def test_release_and_fail(server):
     )
     assert (
         _post(
-            server, f"/v1/training-jobs/{job_id}/fail", {"worker_id": "worker-d", "error": "again"}
+            server, f"/v1/training-jobs/{job_id}/fail", {"lease_token": token, "error": "again"}
         ).status_code
         == 409
     )

@@ -81,6 +81,7 @@ class StubServer:
     def __init__(self, slow_s: float = 2.0):
         self.slow_s = slow_s
         self.requests: list[dict[str, Any]] = []  # every request body, in arrival order
+        self.authorizations: set[str] = set()  # every Authorization header received
         self.attempts: Counter[str] = Counter()  # per (model, user text)
         self.in_flight = 0
         self.max_in_flight = 0
@@ -127,6 +128,7 @@ class StubServer:
                     return
                 with stub._lock:
                     stub.requests.append(body)
+                    stub.authorizations.add(self.headers.get("Authorization", ""))
                     stub.in_flight += 1
                     stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
                 try:

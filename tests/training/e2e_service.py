@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -33,7 +34,9 @@ def running_service(data: Path, lease_seconds: int) -> Iterator[dict[str, Any]]:
         port = sock.getsockname()[1]
     env = {**os.environ, "TOOLFORGE_DATA_DIR": str(data), "TOOLFORGE_DATABASE_URL": db_url,
            "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"), "TOOLFORGE_LEASE_SECONDS": str(lease_seconds),
-           "TOOLFORGE_BOOTSTRAP_ADMIN_KEY": "tf-admin-" + secrets.token_hex(16)}
+           "TOOLFORGE_BOOTSTRAP_ADMIN_KEY": "tf-admin-" + secrets.token_hex(16),
+           # the tests' workers upload models and checkpoints to their own folders in pytest's temp root
+           "TOOLFORGE_MODEL_ARTIFACT_ROOTS": json.dumps([str(data.parent)])}
     log = open(data / "uvicorn.log", "wb")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port",

@@ -296,7 +296,9 @@ def _start_service(data_dir: Path, admin_key: str) -> tuple[str, subprocess.Pope
     port = sock.getsockname()[1]
     env = {**os.environ, "TOOLFORGE_DATA_DIR": str(data_dir),
            "TOOLFORGE_DATABASE_URL": f"sqlite:///{data_dir / 'toolforge.db'}", "TOOLFORGE_ARTIFACT_URL": "",
-           "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"), "TOOLFORGE_BOOTSTRAP_ADMIN_KEY": admin_key}
+           "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"), "TOOLFORGE_BOOTSTRAP_ADMIN_KEY": admin_key,
+           # the tiny model lives in pytest's temp folder, beside the service's own artifact store
+           "TOOLFORGE_MODEL_ARTIFACT_ROOTS": json.dumps([str(data_dir.parent)])}
     log = open(data_dir / "uvicorn.log", "wb")  # noqa: SIM115 - the child writes it for its whole life
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--fd", str(sock.fileno()),
@@ -355,7 +357,8 @@ def test_register_and_follow_against_the_service(service: tuple[httpx.Client, st
     job = client.post("/v1/training-jobs", json={"dataset_id": dataset_id}).json()
     claimed = client.post("/v1/training-jobs/claim", json={"worker_id": "w1"}).json()
     assert claimed["id"] == job["id"]
-    trained = client.post(f"/v1/training-jobs/{job['id']}/complete", json={"worker_id": "w1", "model": {
+    trained = client.post(f"/v1/training-jobs/{job['id']}/complete", json={
+        "lease_token": claimed["lease_token"], "model": {
         "name": "tiny-trained", "dataset_id": dataset_id, "base_model": "tiny",
         "artifact_uri": f"file://{tiny_model}"}})
     assert trained.status_code == 201, trained.text
