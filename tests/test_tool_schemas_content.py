@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-
 SCHEMA_ROOT = Path(__file__).resolve().parents[1] / "tool_schemas"
 TOOL_FILES = sorted(SCHEMA_ROOT.glob("*/*.json"))
 DOCS = {path: json.loads(path.read_text(encoding="utf-8")) for path in TOOL_FILES}
