@@ -61,13 +61,39 @@ _STRONG_DECLINES: tuple[str, ...] = (
     "don't have a tool", "do not have a tool", "don't have the ability", "do not have the ability",
     "none of the available tools", "none of the tools", "no tool", "outside the scope", "outside my",
     "beyond my", "not within my", "not supported", "not allowed",
+    # BFCL's own wording ("If none of the functions can be used, point it out").
+    "none of the provided", "none of the given", "none of the available functions", "none of the functions",
+    "none of these functions", "none of these tools", "no function", "no suitable function",
+    "no relevant function", "no available function", "don't have a function", "do not have a function",
+    "can't be used", "cannot be used", "can not be used",
 )
 # Every strong decline contains one of these, so most replies are cleared by a few substring tests.
 _DECLINE_TRIGGERS: tuple[str, ...] = (
-    "n't", "not", "unable", "decline", "no tool", "none of", "outside", "beyond",
+    "n't", "not", "unable", "decline", "no tool", "none of", "outside", "beyond", "no function",
+    "no suitable", "no relevant", "no available",
 )
 # Polite openers decline only when the reply is not also a question ("Sorry, which city?" asks).
 _WEAK_DECLINES: tuple[str, ...] = ("sorry", "apologi", "unfortunately", "i'm afraid")
+# A reply that reports an outcome it cannot have (no tool was called) pretends: it neither asks nor declines,
+# whatever else it says ("I found 3 flights to Denver. Shall I book one?").
+_PRETENDS = re.compile(
+    r"\b(?:i(?:'ve| have)? (?:found|located|looked up|checked|booked|sent|scheduled|ordered|placed|created|added"
+    r"|reserved|set up|updated|cancell?ed|canceled|turned|transferred|gone ahead|went ahead)\b"
+    r"|here(?: is|'s| are) (?:the|your|some|one)\b|ha(?:s|ve) been (?:booked|sent|scheduled|created|placed|set"
+    r"|updated|cancell?ed|canceled)\b|successfully|(?:is|are) confirmed|done!|all done)"
+)
+# Every pretence contains one of these words: one set test clears most replies before the regex runs.
+_PRETEND_WORDS = frozenset(
+    "found located looked checked booked sent scheduled ordered placed created added reserved set updated "
+    "cancelled canceled turned transferred ahead here successfully confirmed done".split()
+)
+# After a decline, these show the reply going on to answer or do the task anyway ("Sorry, ... enjoy 'Blue
+# Morning'!", "... but you can turn it off by holding the button", "Here is the first one: [password]").
+_DELIVERS = re.compile(
+    r"\benjoy\b|\bby (?:holding|pressing|clicking|tapping|turning|selecting|opening|going to)\b|the first one"
+    r"|\[[a-z_ ]{2,30}\]|\banyway\b|\bthat said, here"
+)
+_DELIVER_WORDS = frozenset("enjoy by first anyway said".split())
 _REQUESTS: tuple[str, ...] = (
     "please provide", "please specify", "please tell me", "please let me know", "please share",
     "please confirm", "let me know", "could you provide", "could you tell", "could you specify",
@@ -75,12 +101,28 @@ _REQUESTS: tuple[str, ...] = (
 )
 # Every request contains one of these (the same prefilter as for declines).
 _REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can you", "need")
-# Words that carry no information about *which* parameter a question asks for.
+# A question that offers to go on, or to help with something else, asks for nothing the call needs
+# ("Shall I book one?", "Anything else?"); unless it offers a choice ("Shall I use metric or imperial?").
+_OFFER = re.compile(
+    r"^(?:(?:so|ok|okay|great|alright|sure|now|then|and|or|also)\W+)*(?:shall (?:i|we)\b|should i\b"
+    r"|would you like (?:me|to|help|more|some|assistance|information|suggestions|tips|a list)\b"
+    r"|do you want me\b|want me to\b|can i (?:help|assist|do)\b|may i (?:help|assist)\b|how else\b"
+    r"|what else\b|is there (?:anything|something)\b|anything else\b|something else\b"
+    r"|(?:does|do) (?:that|this|these) (?:work|sound|help)\b|is that (?:ok|okay|all right|alright|fine)\b)"
+)
+_OFFER_ANYWHERE: tuple[str, ...] = ("anything else", "something else", "let me know if", "feel free")
+# Words that carry no information about *which* parameter a question asks for. "number" and "string" are
+# not among them: "numbers_list" is asked for by "which numbers?".
 _STOPWORDS = frozenset(
     "the and for with that this from into your you which what will should must when where value values "
-    "parameter parameters format string number integer example optional required default given used use "
+    "parameter parameters format example optional required default given used use "
     "each also such like than then there their them they these those only more most other some any all "
     "can may one two e.g i.e etc e g".split()
+)
+# Function words are never a keyword, even as part of a parameter name (the "to" of "where_to"); a name made
+# of nothing else ("to", "from") keeps them, as its only handle.
+_FUNCTION_WORDS = frozenset(
+    "a an the to of in on at by for from with into onto as is be or and if per via".split()
 )
 # Question words that ask for a kind of value without naming the parameter ("When do you fly?").
 _HINTS: dict[str, tuple[str, ...]] = {
@@ -434,8 +476,30 @@ def _contains_any(low: str, triggers: tuple[str, ...], phrases: tuple[str, ...])
     return False
 
 
+def _is_offer(question: str) -> bool:
+    """Whether one question (lower-cased, without its "?") only offers to go on or to help with more."""
+    if " or " in question:
+        return False  # a choice between values asks for one ("Shall I use metric or imperial units?")
+    if _OFFER.match(question) is not None:
+        return True
+    for phrase in _OFFER_ANYWHERE:
+        if phrase in question:
+            return True
+    return False
+
+
 def _asks(low: str) -> bool:
-    return "?" in low or _contains_any(low, _REQUEST_TRIGGERS, _REQUESTS)
+    """Whether the reply asks the user for something: a question that is not an offer, or a request."""
+    if "?" in low:
+        parts = low.split("?")
+        for part in parts[:-1]:
+            start = max(part.rfind("."), part.rfind("!"), part.rfind("\n"), part.rfind(":"), part.rfind(";"))
+            question = part[start + 1 :].strip()
+            if question and not _is_offer(question):
+                return True
+    if "let me know if" in low:  # "let me know if you need anything else" offers, it does not ask
+        low = low.replace("let me know if", "")
+    return _contains_any(low, _REQUEST_TRIGGERS, _REQUESTS)
 
 
 def _declines(low: str, asks: bool) -> bool:
@@ -463,27 +527,40 @@ def _forms(words: set[str]) -> frozenset[str]:
     return frozenset(forms)
 
 
+# (name, description, enum values and nested property names as text) per parameter.
+_Params = tuple[tuple[str, str, str], ...]
+
+
 @lru_cache(maxsize=2048)
-def _tool_keywords(tool: str, tool_description: str, params: tuple[tuple[str, str], ...]) -> dict[str, frozenset[str]]:
+def _tool_keywords(tool: str, params: _Params) -> dict[str, frozenset[str]]:
     """For each parameter, the words showing that a question asks for it.
 
-    A parameter's words are the parts of its name and the words of its description, less those that do not
-    single it out: words of the tool's own name and description, and words its sibling parameters share
-    ("start_time" and "end_time" share "time"; asking for the start does not ask for the end). A name left
-    with nothing distinctive keeps all its parts; short names ("to", "id") count when they are all there is.
-    Question words that ask for a kind of value ("when" for a date) are added from the name's parts.
+    A parameter's words are the parts of its name, the words of its description, its enum values and the
+    names of its nested properties ("specialty" with enum dentist/orthodontist; an object's "street",
+    "zip"). Words that do not single it out are dropped: words a sibling parameter shares ("start_time" and
+    "end_time" share "time"; asking for the start does not ask for the end), and description words that
+    are part of the tool's name ("forecast" of ``get_weather_forecast`` is what the whole call is about).
+    Words of the tool's *description* are kept: "City name" still names ``location`` when the tool says it
+    searches a city. Function words ("to" of ``where_to``) are never keywords unless the name is nothing
+    else ("to"). Question words that ask for a kind of value ("when" for a date) are added from the name.
     Callers must not mutate the result (it is cached).
     """
-    tool_words = set(_tokens(tool)) | set(_tokens(tool_description))
-    name_words = {
-        name: [w for w in _tokens(name) if len(w) >= 3 and w not in _STOPWORDS] or _tokens(name) for name, _ in params
+    tool_words = set(_tokens(tool))
+    name_words = {}
+    for name, _, _ in params:
+        parts = _tokens(name)
+        content = [w for w in parts if w not in _FUNCTION_WORDS]
+        name_words[name] = [w for w in content if len(w) >= 3 and w not in _STOPWORDS] or content or parts
+    desc_words = {
+        name: {w for w in _tokens(desc) if len(w) >= 4 and w not in _STOPWORDS}
+        | {w for w in _tokens(extra) if len(w) >= 3 and w not in _STOPWORDS and w not in _FUNCTION_WORDS}
+        for name, desc, extra in params
     }
-    desc_words = {name: {w for w in _tokens(desc) if len(w) >= 4 and w not in _STOPWORDS} for name, desc in params}
     result = {}
-    for name, _ in params:
+    for name, _, _ in params:
         sibling_names: set[str] = set()
         sibling_all: set[str] = set()
-        for other, _ in params:
+        for other, _, _ in params:
             if other != name:
                 sibling_names.update(name_words[other])
                 sibling_all.update(name_words[other], desc_words[other])
@@ -495,22 +572,54 @@ def _tool_keywords(tool: str, tool_description: str, params: tuple[tuple[str, st
     return result
 
 
+def _schema_words(schema: dict[str, Any]) -> str:
+    """A parameter's enum values and nested property names (one level, also of array items) as text."""
+    if "enum" not in schema and "properties" not in schema and "items" not in schema:
+        return ""
+    words: list[str] = []
+    enum = schema.get("enum")
+    if isinstance(enum, list):
+        words.extend(v for v in enum if isinstance(v, str))
+    for sub in (schema, schema.get("items")):
+        props = sub.get("properties") if isinstance(sub, dict) else None
+        if isinstance(props, dict):
+            words.extend(props)
+        sub_enum = sub.get("enum") if isinstance(sub, dict) and sub is not schema else None
+        if isinstance(sub_enum, list):
+            words.extend(v for v in sub_enum if isinstance(v, str))
+    return " ".join(words)
+
+
 def _missing_keywords(fn: dict[str, Any], tool: str, missing: Sequence[str]) -> list[frozenset[str]]:
     props = _properties(fn)
-    description = fn.get("description")
     params = tuple(
-        (name, d if isinstance(d := schema.get("description") if isinstance(schema, dict) else None, str) else "")
+        (
+            name,
+            d if isinstance(d := schema.get("description") if isinstance(schema, dict) else None, str) else "",
+            _schema_words(schema) if isinstance(schema, dict) else "",
+        )
         for name, schema in props.items()
     )
-    keywords = _tool_keywords(tool, description if isinstance(description, str) else "", params)
+    keywords = _tool_keywords(tool, params)
     # A missing parameter the offered tools do not describe is identified by its name alone.
-    return [keywords.get(m) or _tool_keywords(tool, "", ((m, ""),))[m] for m in missing]
+    return [keywords.get(m) or _tool_keywords(tool, ((m, "", ""),))[m] for m in missing]
 
 
-def _no_call_behavior(low: str) -> tuple[Behavior, bool]:
-    """Classify a reply without a call: refusal, clarification or direct_answer (and whether it asks)."""
+def _no_call_behavior(low: str, words: frozenset[str] | None = None) -> tuple[Behavior, bool]:
+    """Classify a reply without a call: refusal, clarification or direct_answer (and whether it asks).
+
+    A reply reporting an outcome no tool produced ("I found 3 flights...") pretends: a direct answer, even
+    with a question. One that declines and then answers or does the task anyway is a direct answer too.
+    ``words`` are the reply's words (``_WORDS``), when the caller has them already.
+    """
+    if words is None:
+        words = frozenset(_WORDS.findall(low))
+    if not words.isdisjoint(_PRETEND_WORDS) and _PRETENDS.search(low) is not None:
+        return "direct_answer", False
     asks = _asks(low)
     if _declines(low, asks):
+        if ("[" in low or not words.isdisjoint(_DELIVER_WORDS)) and _DELIVERS.search(low) is not None:
+            return ("clarification" if asks else "direct_answer"), asks
         return "refusal", asks
     return ("clarification" if asks else "direct_answer"), asks
 
@@ -552,6 +661,19 @@ def score_completion(text: str, ground_truth: Any, tools: Any = None, mode: Rewa
         tools: the tools offered (OpenAI tool dicts or their JSON text); supplies parameter defaults and
             descriptions. Without it, no default is known and only parameter names identify a question.
         mode: "tiered" (1 / 0.5 / 0.25 / 0 partial credit) or "binary" (1 only when fully correct).
+
+    Tiers (tiered mode):
+
+    ============= ==================================================================================
+    expected      1.0 / 0.5 / 0.25 / 0
+    ============= ==================================================================================
+    execution     1 the exact call (any allowed value); 0.5 the right tool(s), other arguments;
+                  0 no call, another tool, malformed
+    clarification 1 asks for every missing value (its name, description words, enum values, nested
+                  fields); 0.5 asks, but not recognisably for it (another value, a paraphrase sharing no
+                  word); 0.25 declines, answers, pretends results or offers to go on; 0 calls, malformed
+    refusal       1 declines (and does not then answer or pretend); 0.25 asks a question; 0 otherwise
+    ============= ==================================================================================
 
     Returns:
         The reward with the predicted behaviour, the parsed calls and a one-line reason.
@@ -621,22 +743,23 @@ def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: 
     if parsed.calls:
         return 0.0, "tool_call", "called a tool instead of asking for the missing information"
     low = _lower(parsed.text)
-    predicted, asks = _no_call_behavior(low)
+    words = frozenset(_WORDS.findall(low))
+    predicted, asks = _no_call_behavior(low, words)
     raw_missing = want.get("missing")
     missing = [m for m in raw_missing if isinstance(m, str)] if isinstance(raw_missing, list | tuple) else []
     if asks:
         tool = want.get("tool")
         tool = tool if isinstance(tool, str) else ""
-        words = set(_WORDS.findall(low))
         keywords = _missing_keywords(_find_tool(tools, tool), tool, missing)
         unasked = [m for m, kws in zip(missing, keywords, strict=True) if words.isdisjoint(kws)]
         if not unasked:
             return 1.0, "clarification", "asks for the missing information"
-        if predicted == "clarification":
-            return 0.5, predicted, f"asks, but not for {', '.join(unasked)}"
+        # A question that does not name the missing value (another value, or a paraphrase sharing no word
+        # with the parameter) still asks instead of guessing: above a decline or an answer, below naming it.
+        return 0.5, predicted, f"asks, but not for {', '.join(unasked)}"
     if predicted == "refusal":
-        return 0.5, predicted, "declines instead of asking for the missing information"
-    return 0.5, predicted, "no call, but does not ask for the missing information"
+        return 0.25, predicted, "declines instead of asking for the missing information"
+    return 0.25, predicted, "no call, but does not ask for the missing information"
 
 
 def _score_refusal(parsed: ParsedCompletion) -> Verdict:
@@ -717,8 +840,9 @@ def tool_call_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
             except ``log_extra``, which receives each completion's predicted behaviour and reason.
 
     Returns:
-        One reward per completion: 1 exact, 0.5 right tool with wrong arguments or a vaguer reply,
-        0.25 a question where a decline was due, 0 otherwise.
+        One reward per completion (see ``score_completion`` for the full tier table): 1 exact; 0.5 right
+        tool with wrong arguments, or a question that does not name the missing value; 0.25 a decline or
+        answer where a question was due, or a question where a decline was due; 0 otherwise.
 
     >>> rm = [{"style": "rule", "ground_truth": {"refusal": {"reason": "harmful"}}}] * 2
     >>> tool_call_reward([[{"role": "assistant", "content": "Sorry, I can't help with that."}],
