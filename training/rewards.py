@@ -445,6 +445,123 @@ def _compare_arguments(got: dict[str, Any], want: dict[str, Any], props: dict[st
     return None
 
 
+# --- allowed values (BFCL's possible answers) ---------------------------------------------------------
+
+OPTIONAL = ""  # among an argument's allowed values: the argument may be left out (BFCL's marker)
+_BFCL_STRIP = re.compile(r"[ ,./\-_*^]")
+
+
+def _norm(text: str) -> str:
+    return _BFCL_STRIP.sub("", text).lower().replace("'", '"')
+
+
+def value_matches(value: Any, allowed: Any) -> bool:
+    """Whether one argument value equals one allowed value, as BFCL compares them.
+
+    Args:
+        value: the model's value.
+        allowed: one entry of an argument's allowed-value list.
+
+    Returns:
+        True for equal numbers (not booleans), strings equal after BFCL's normalisation (case-insensitive,
+        ignoring spaces and ``,./-_*^``), element-wise equal lists, and dicts matching key by key (a dict
+        of allowed-value lists, as BFCL writes nested answers, or a plain dict).
+
+    >>> value_matches("New York, NY", "new york ny"), value_matches(5, 5.0), value_matches(True, 1)
+    (True, True, False)
+    """
+    if isinstance(value, bool) or isinstance(allowed, bool):
+        return isinstance(value, bool) and isinstance(allowed, bool) and value == allowed
+    if isinstance(value, int | float) and isinstance(allowed, int | float):
+        return value == allowed
+    if isinstance(value, str) and isinstance(allowed, str):
+        return value == allowed or _norm(value) == _norm(allowed)
+    if isinstance(value, list) and isinstance(allowed, list):
+        pairs = zip(value, allowed, strict=False)
+        return len(value) == len(allowed) and all(value_matches(v, a) for v, a in pairs)
+    if isinstance(value, dict) and isinstance(allowed, dict):
+        if allowed and all(isinstance(a, list) for a in allowed.values()) and arguments_match(value, allowed):
+            return True
+        return value.keys() == allowed.keys() and all(value_matches(value[k], allowed[k]) for k in value)
+    return value is None and allowed is None
+
+
+def arguments_match(args: dict[str, Any], allowed: dict[str, Any], props: dict[str, Any] | None = None) -> bool:
+    """Whether call arguments satisfy an ``{argument: [allowed values]}`` answer.
+
+    Args:
+        args: the model's arguments (a null value counts as omitted).
+        allowed: each expected argument with its allowed values (``""`` among them: may be omitted).
+        props: the tool's parameter schemas; an argument outside ``allowed`` passes at its declared default.
+
+    Returns:
+        True when no argument is unexpected, each given one is allowed, each missing one is optional.
+
+    >>> arguments_match({"base": 10}, {"base": [10], "unit": ["units", ""]})
+    True
+    """
+    return _allowed_difference(args, allowed, props or {}) is None
+
+
+def _allowed_difference(got: dict[str, Any], allowed: dict[str, Any], props: dict[str, Any]) -> str | None:
+    """None if the arguments satisfy the allowed values, else the first difference."""
+    for key, value in got.items():
+        if value is not None and key not in allowed and not _at_default(props, key, value):
+            return f"unexpected argument {key!r}"
+    for key, values in allowed.items():
+        values = values if isinstance(values, list) else [values]
+        value = got.get(key)
+        if value is None:
+            if OPTIONAL not in values and not any(_at_default(props, key, v) for v in values):
+                return f"argument {key!r} is missing"
+        elif not any(value_matches(value, v) for v in values):
+            return f"argument {key!r} is {_short(value)}, not an allowed value"
+    return None
+
+
+def expected_calls(want: dict[str, Any]) -> list[dict[str, Any]]:
+    """The calls a ``tool_call`` ground truth expects: its ``calls`` list, or the payload itself.
+
+    Args:
+        want: the ``tool_call`` payload: ``{"name", "parameters"}``, optionally ``"allowed"``
+            (``{argument: [values]}``) and, for several calls, ``"calls"``: a list of such objects.
+
+    Returns:
+        One ``{"name", ...}`` dict per expected call.
+    """
+    calls = want.get("calls")
+    if isinstance(calls, list) and calls and all(isinstance(c, dict) for c in calls):
+        return calls
+    return [want]
+
+
+def _call_difference(call: ToolCall, want: dict[str, Any], tools: Any) -> str | None:
+    props = _properties(_find_tool(tools, call.name))
+    allowed = want.get("allowed")
+    if isinstance(allowed, dict):
+        return _allowed_difference(call.arguments, allowed, props)
+    want_args = want.get("parameters", want.get("arguments"))
+    return _compare_arguments(call.arguments, want_args if isinstance(want_args, dict) else {}, props)
+
+
+def _pair_calls(calls: Sequence[ToolCall], wants: list[dict[str, Any]], tools: Any) -> bool:
+    """Whether the calls pair one-to-one, in any order, with expected calls they satisfy."""
+    used = [False] * len(wants)
+
+    def pair(i: int) -> bool:
+        if i == len(calls):
+            return True
+        for j, want in enumerate(wants):
+            if not used[j] and calls[i].name == want.get("name") and _call_difference(calls[i], want, tools) is None:
+                used[j] = True
+                if pair(i + 1):
+                    return True
+                used[j] = False
+        return False
+
+    return pair(0)
+
+
 def _short(value: Any) -> str:
     try:
         text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -723,17 +840,24 @@ def _score_execution(parsed: ParsedCompletion, want: dict[str, Any], tools: Any)
         if isinstance(name, str) and name in parsed.text:
             return 0.0, predicted, f"mentions {name} but makes no tool call"
         return 0.0, predicted, "no tool call"
-    if len(parsed.calls) > 1:
-        return 0.0, "tool_call", f"{len(parsed.calls)} tool calls, expected one"
-    call = parsed.calls[0]
-    if call.name != name:
-        return 0.0, "tool_call", f"called {call.name}, expected {name}"
-    want_args = want.get("parameters", want.get("arguments"))
-    want_args = want_args if isinstance(want_args, dict) else {}
-    diff = _compare_arguments(call.arguments, want_args, _properties(_find_tool(tools, call.name)))
-    if diff is not None:
-        return 0.5, "tool_call", f"right tool, {diff}"
-    return 1.0, "tool_call", "exact call"
+    wants = expected_calls(want)
+    if len(wants) == 1:
+        if len(parsed.calls) > 1:
+            return 0.0, "tool_call", f"{len(parsed.calls)} tool calls, expected one"
+        call = parsed.calls[0]
+        if call.name != name:
+            return 0.0, "tool_call", f"called {call.name}, expected {name}"
+        diff = _call_difference(call, want, tools)
+        if diff is not None:
+            return 0.5, "tool_call", f"right tool, {diff}"
+        return 1.0, "tool_call", "exact call"
+    got_names = sorted(c.name for c in parsed.calls)
+    want_names = sorted(str(w.get("name")) for w in wants)
+    if got_names != want_names:
+        return 0.0, "tool_call", f"called {', '.join(got_names)}, expected {', '.join(want_names)}"
+    if _pair_calls(parsed.calls, wants, tools):
+        return 1.0, "tool_call", f"all {len(wants)} calls exact"
+    return 0.5, "tool_call", f"right {len(wants)} tools, arguments differ"
 
 
 def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: Any) -> Verdict:

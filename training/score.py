@@ -19,6 +19,7 @@ from training.rewards import (
     REWARD_MODES,
     RewardMode,
     completion_text,
+    expected_calls,
     loads_json,
     read_ground_truth,
     score_completion,
@@ -47,19 +48,21 @@ def _read_jsonl(path: str | Path) -> Iterator[tuple[int, Any | None, str | None]
 _GT_KEY = {"execution": "tool_call", "clarification": "clarification", "refusal": "refusal"}
 
 
-def _target_tools(tools: Any, name: Any) -> list[Any]:
-    """Keep only the expected tool: the reward reads no other, and whole tool lists would fill memory."""
+def _target_tools(tools: Any, names: set[Any]) -> list[Any]:
+    """Keep only the expected tools: the reward reads no other, and whole tool lists would fill memory."""
     if isinstance(tools, str):
         tools = loads_json(tools)
     if not isinstance(tools, list):
         return []
+    kept = []
     for tool in tools:
         if isinstance(tool, str):  # Parquet's list<arrow.json> items
             tool = loads_json(tool)
         fn = tool.get("function", tool) if isinstance(tool, dict) else None
-        if isinstance(fn, dict) and fn.get("name") == name:
-            return [tool]
-    return []
+        if isinstance(fn, dict) and fn.get("name") in names:
+            kept.append(tool)
+            names = names - {fn.get("name")}
+    return kept
 
 
 def _sample_from_row(row: Any) -> tuple[str | None, _Sample]:
@@ -69,7 +72,10 @@ def _sample_from_row(row: Any) -> tuple[str | None, _Sample]:
     if row.get("reward_model") is None:
         raise ValueError("sample row has no reward_model")
     expected, payload = read_ground_truth(row["reward_model"])
-    tools = _target_tools(row.get("tools"), payload.get("name", payload.get("tool")))
+    names = {payload.get("name", payload.get("tool"))}
+    if expected == "execution":  # several expected calls (BFCL parallel rows) need each of their tools
+        names.update(c.get("name") for c in expected_calls(payload))
+    tools = _target_tools(row.get("tools"), names)
     extra = row.get("extra_info")
     sample_id = extra.get("sample_id") if isinstance(extra, dict) else None
     return (str(sample_id) if sample_id is not None else None), _Sample({_GT_KEY[expected]: payload}, tools)
