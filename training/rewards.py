@@ -107,7 +107,8 @@ _OFFER = re.compile(
     r"^(?:(?:so|ok|okay|great|alright|sure|now|then|and|or|also)\W+)*(?:shall (?:i|we)\b|should i\b"
     r"|would you like (?:me|to|help|more|some|assistance|information|suggestions|tips|a list)\b"
     r"|do you want me\b|want me to\b|can i (?:help|assist|do)\b|may i (?:help|assist)\b|how else\b"
-    r"|what else\b|is there (?:anything|something)\b|anything else\b|something else\b"
+    r"|what else\b|how (?:else )?can i (?:help|assist)\b|is there (?:anything|something|any other|another)\b"
+    r"|anything else\b|something else\b"
     r"|(?:does|do) (?:that|this|these) (?:work|sound|help)\b|is that (?:ok|okay|all right|alright|fine)\b)"
 )
 _OFFER_ANYWHERE: tuple[str, ...] = ("anything else", "something else", "let me know if", "feel free")
@@ -649,20 +650,18 @@ _Params = tuple[tuple[str, str, str], ...]
 
 
 @lru_cache(maxsize=2048)
-def _tool_keywords(tool: str, params: _Params) -> dict[str, frozenset[str]]:
+def _tool_keywords(params: _Params) -> dict[str, frozenset[str]]:
     """For each parameter, the words showing that a question asks for it.
 
     A parameter's words are the parts of its name, the words of its description, its enum values and the
     names of its nested properties ("specialty" with enum dentist/orthodontist; an object's "street",
-    "zip"). Words that do not single it out are dropped: words a sibling parameter shares ("start_time" and
-    "end_time" share "time"; asking for the start does not ask for the end), and description words that
-    are part of the tool's name ("forecast" of ``get_weather_forecast`` is what the whole call is about).
-    Words of the tool's *description* are kept: "City name" still names ``location`` when the tool says it
-    searches a city. Function words ("to" of ``where_to``) are never keywords unless the name is nothing
-    else ("to"). Question words that ask for a kind of value ("when" for a date) are added from the name.
-    Callers must not mutate the result (it is cached).
+    "zip"). Only words a sibling parameter shares are dropped ("start_time" and "end_time" share "time";
+    asking for the start does not ask for the end). Words the tool's own name or description shares are
+    kept: "City name" still names ``location`` when the tool says it searches a city ("Which stock?" asks
+    for ``symbol`` of ``get_stock_price``). Function words ("to" of ``where_to``) are never keywords unless
+    the name is nothing else ("to"). Question words that ask for a kind of value ("when" for a date) are
+    added from the name. Callers must not mutate the result (it is cached).
     """
-    tool_words = set(_tokens(tool))
     name_words = {}
     for name, _, _ in params:
         parts = _tokens(name)
@@ -682,7 +681,7 @@ def _tool_keywords(tool: str, params: _Params) -> dict[str, frozenset[str]]:
                 sibling_names.update(name_words[other])
                 sibling_all.update(name_words[other], desc_words[other])
         words = {w for w in name_words[name] if w not in sibling_names} or set(name_words[name])
-        words.update(w for w in desc_words[name] if w not in tool_words and w not in sibling_all)
+        words.update(w for w in desc_words[name] if w not in sibling_all)
         for word in name_words[name]:
             words.update(_HINTS.get(word, ()))
         result[name] = _forms(words)
@@ -707,7 +706,7 @@ def _schema_words(schema: dict[str, Any]) -> str:
     return " ".join(words)
 
 
-def _missing_keywords(fn: dict[str, Any], tool: str, missing: Sequence[str]) -> list[frozenset[str]]:
+def _missing_keywords(fn: dict[str, Any], missing: Sequence[str]) -> list[frozenset[str]]:
     props = _properties(fn)
     params = tuple(
         (
@@ -717,9 +716,9 @@ def _missing_keywords(fn: dict[str, Any], tool: str, missing: Sequence[str]) -> 
         )
         for name, schema in props.items()
     )
-    keywords = _tool_keywords(tool, params)
+    keywords = _tool_keywords(params)
     # A missing parameter the offered tools do not describe is identified by its name alone.
-    return [keywords.get(m) or _tool_keywords(tool, ((m, "", ""),))[m] for m in missing]
+    return [keywords.get(m) or _tool_keywords(((m, "", ""),))[m] for m in missing]
 
 
 def _no_call_behavior(low: str, words: frozenset[str] | None = None) -> tuple[Behavior, bool]:
@@ -874,7 +873,7 @@ def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: 
     if asks:
         tool = want.get("tool")
         tool = tool if isinstance(tool, str) else ""
-        keywords = _missing_keywords(_find_tool(tools, tool), tool, missing)
+        keywords = _missing_keywords(_find_tool(tools, tool), missing)
         unasked = [m for m, kws in zip(missing, keywords, strict=True) if words.isdisjoint(kws)]
         if not unasked:
             return 1.0, "clarification", "asks for the missing information"

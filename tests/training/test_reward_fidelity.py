@@ -73,7 +73,13 @@ FLIGHTS = _fn(
         "units": {"type": "string", "enum": ["metric", "imperial"]},
     },
 )
-TOOLS = [PLACES, ADD, DOCTOR, SHIP, TRIP, SHOP, FLIGHTS]
+STOCK = _fn(
+    "get_stock_price",
+    "Get the latest stock price.",
+    {"symbol": {"type": "string", "description": "Stock ticker"}, "exchange": {"type": "string"}},
+    ["symbol"],
+)
+TOOLS = [PLACES, ADD, DOCTOR, SHIP, TRIP, SHOP, FLIGHTS, STOCK]
 
 
 def cl(tool: str, *missing: str) -> dict:
@@ -89,6 +95,9 @@ CASES = [
     # "city" is in the tool's description too; it still names `location` (no sibling says "city").
     P("Could you tell me which city you're visiting?", cl("search_places", "location"), 1.0, "clarification",
       id="desc-word-shared-with-tool-description"),
+    # A word only the tool's name shares still counts ("stock" for `symbol` of get_stock_price).
+    P("Which stock are you interested in?", cl("get_stock_price", "symbol"), 1.0, "clarification",
+      id="desc-word-shared-with-tool-name"),
     # "address" likewise: a word of the parameter's own description.
     P("What address should I search around?", cl("search_places", "location"), 1.0, "clarification",
       id="desc-second-word"),
@@ -201,6 +210,11 @@ CASES = [
     # A decline that then pretends to act.
     P("Unfortunately I can't, but I've booked the table anyway.", RF, 0.0, "direct_answer",
       id="decline-then-pretends"),
+    # "How else can I help?" after a weak decline offers more help: still a refusal.
+    P("Sorry, that is not something I have. How else can I help?", RF, 1.0, "refusal", id="how-else-offer"),
+    # "Is there another ...?" offers too.
+    P("Apologies, I have no way to do that. Is there another task for me?", RF, 1.0, "refusal",
+      id="is-there-another-offer"),
     # A clarifying question where a decline was due still scores 0.25.
     P("Which restaurant do you mean?", RF, 0.25, "clarification", id="ref-asks"),
 ]

@@ -360,8 +360,9 @@ CASES = [
     P("What is the arrival airport?", CL_DEST, 1.0, "clarification", id="clar-distinct-description-word"),
     # A question that does not name what is missing still asks (0.5, above a decline or an answer).
     P("Can you give me a bit more detail?", CL, 0.5, "clarification", id="clar-generic-question"),
-    # A word from the tool's own description does not single out a parameter.
-    P("Do you want the forecast?", CL_DATE, 0.5, "clarification", id="clar-tool-word-not-param"),
+    # A word of the parameter's description ("Day of the forecast") counts even though the tool's own name and
+    # description share it: only a sibling parameter's words are dropped (issue 17).
+    P("Which forecast day?", CL_DATE, 1.0, "clarification", id="clar-tool-word-in-param-description"),
     # "update" does not contain the word "date".
     P("Do you want an update?", CL_DATE, 0.5, "clarification", id="clar-substring-not-word"),
     # A two-letter parameter name with no description still identifies the question.
