@@ -80,20 +80,22 @@ _PRETENDS = re.compile(
     r"\b(?:i(?:'ve| have)? (?:found|located|looked up|checked|booked|sent|scheduled|ordered|placed|created|added"
     r"|reserved|set up|updated|cancell?ed|canceled|turned|transferred|gone ahead|went ahead)\b"
     r"|here(?: is|'s| are) (?:the|your|some|one)\b|ha(?:s|ve) been (?:booked|sent|scheduled|created|placed|set"
-    r"|updated|cancell?ed|canceled)\b|successfully|(?:is|are) confirmed|done!|all done)"
+    r"|updated|cancell?ed|canceled)\b|successfully|(?:is|are) confirmed|done!|all done"
+    r"|(?:there are|i see|i got|i've got) \d+\b)"
 )
 # Every pretence contains one of these words: one set test clears most replies before the regex runs.
 _PRETEND_WORDS = frozenset(
     "found located looked checked booked sent scheduled ordered placed created added reserved set updated "
-    "cancelled canceled turned transferred ahead here successfully confirmed done".split()
+    "cancelled canceled turned transferred ahead here successfully confirmed done are see got".split()
 )
 # After a decline, these show the reply going on to answer or do the task anyway ("Sorry, ... enjoy 'Blue
 # Morning'!", "... but you can turn it off by holding the button", "Here is the first one: [password]").
 _DELIVERS = re.compile(
     r"\benjoy\b|\bby (?:holding|pressing|clicking|tapping|turning|selecting|opening|going to)\b|the first one"
-    r"|\[[a-z_ ]{2,30}\]|\banyway\b|\bthat said, here"
+    r"|\[[a-z_ ]{2,30}\]|\banyway\b|\bthat said, here|\bhere(?:'s| is) (?:how|what)\b|i can tell you"
+    r"|[$\u20ac\u00a3]\s?\d|\d\s?\u00b0"
 )
-_DELIVER_WORDS = frozenset("enjoy by first anyway said".split())
+_DELIVER_WORDS = frozenset("enjoy by first anyway said here tell".split())
 _REQUESTS: tuple[str, ...] = (
     "please provide", "please specify", "please tell me", "please let me know", "please share",
     "please confirm", "let me know", "could you provide", "could you tell", "could you specify",
@@ -101,17 +103,22 @@ _REQUESTS: tuple[str, ...] = (
 )
 # Every request contains one of these (the same prefilter as for declines).
 _REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can you", "need")
-# A question that offers to go on, or to help with something else, asks for nothing the call needs
-# ("Shall I book one?", "Anything else?"); unless it offers a choice ("Shall I use metric or imperial?").
+# A question that offers to go on, or to help with something else, or only confirms a guess, asks for nothing
+# the call needs ("Shall I book one?", "Anything else?", "Would you like the forecast for Paris?", "Is that
+# right?"); unless it offers a choice ("Shall I use metric or imperial?", "Would you like a window or aisle?").
 _OFFER = re.compile(
     r"^(?:(?:so|ok|okay|great|alright|sure|now|then|and|or|also)\W+)*(?:shall (?:i|we)\b|should i\b"
-    r"|would you like (?:me|to|help|more|some|assistance|information|suggestions|tips|a list)\b"
-    r"|do you want me\b|want me to\b|can i (?:help|assist|do)\b|may i (?:help|assist)\b|how else\b"
+    r"|would you like\b|do you (?:want|need)\b|want me to\b|can i (?:help|assist|do)\b|may i (?:help|assist)\b"
+    r"|how else\b"
     r"|what else\b|how (?:else )?can i (?:help|assist)\b|is there (?:anything|something|any other|another)\b"
     r"|anything else\b|something else\b"
-    r"|(?:does|do) (?:that|this|these) (?:work|sound|help)\b|is that (?:ok|okay|all right|alright|fine)\b)"
+    r"|(?:does|do) (?:that|this|these) (?:work|sound|help)\b"
+    r"|is (?:that|this) (?:ok|okay|all right|alright|fine|correct|right)\b)"
 )
-_OFFER_ANYWHERE: tuple[str, ...] = ("anything else", "something else", "let me know if", "feel free")
+_OFFER_ANYWHERE: tuple[str, ...] = (
+    "anything else", "something else", "let me know if", "feel free", "is that right", "is that correct",
+    "is that ok", "does that work", "sound good", "sounds good",
+)
 # Words that carry no information about *which* parameter a question asks for. "number" and "string" are
 # not among them: "numbers_list" is asked for by "which numbers?".
 _STOPWORDS = frozenset(
@@ -131,6 +138,9 @@ _HINTS: dict[str, tuple[str, ...]] = {
     "location": ("where",), "city": ("where",), "place": ("where",), "address": ("where",),
     "destination": ("where",), "origin": ("where",), "country": ("where",),
     "amount": ("much", "many"), "quantity": ("many",), "count": ("many",), "price": ("much",),
+    "year": ("when",), "month": ("when",), "hour": ("when",), "deadline": ("when",), "schedule": ("when",),
+    "cost": ("much",), "budget": ("much",), "duration": ("long",), "num": ("many",), "number": ("many",),
+    "recipient": ("who", "whom"), "person": ("who",), "people": ("many",), "guest": ("many",),
 }
 # fmt: on
 
@@ -734,7 +744,8 @@ def _no_call_behavior(low: str, words: frozenset[str] | None = None) -> tuple[Be
         return "direct_answer", False
     asks = _asks(low)
     if _declines(low, asks):
-        if ("[" in low or not words.isdisjoint(_DELIVER_WORDS)) and _DELIVERS.search(low) is not None:
+        hints = "[" in low or "$" in low or "\u00b0" in low or "\u20ac" in low or "\u00a3" in low
+        if (hints or not words.isdisjoint(_DELIVER_WORDS)) and _DELIVERS.search(low) is not None:
             return ("clarification" if asks else "direct_answer"), asks
         return "refusal", asks
     return ("clarification" if asks else "direct_answer"), asks

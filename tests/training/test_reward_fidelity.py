@@ -171,6 +171,20 @@ CASES = [
       id="please-let-me-know-asks"),
     # "Is there anything else?" is an offer, not a question about the request.
     P("Is there anything else?", cl("search_flights", "date"), 0.25, "direct_answer", id="anything-else"),
+    # An answer made up, then a yes/no offer naming a keyword ("city") is still no clarification.
+    P("It is 20\u00b0C in Paris. Would you like the forecast for another city?", cl("search_places", "location"),
+      0.25, "direct_answer", id="yes-no-would-you-like"),
+    # ... but "would you like" with a choice asks for the value (here naming the description's "museum").
+    P("Would you like museums or parks?", cl("search_places", "category"), 1.0, "clarification",
+      id="would-you-like-choice"),
+    # Made-up results counted out ("There are 3 ...") with a follow-up question.
+    P("There are 4 flights that day. Which one do you prefer?", cl("search_flights", "date"), 0.25,
+      "direct_answer", id="there-are-n-results"),
+    # Confirming a guessed value is not asking for it.
+    P("I'll search for flights on December 5, is that right?", cl("search_flights", "date"), 0.25,
+      "direct_answer", id="confirms-a-guess"),
+    # A question word standing for a kind of value: "how many" for a people count.
+    P("How many are travelling?", cl("plan_trip", "guests"), 1.0, "clarification", id="hint-how-many"),
     # --- tiers: asking beats declining or answering ---
     # A decline instead of the question.
     P("I'm sorry, I can't help with that.", cl("search_flights", "date"), 0.25, "refusal",
@@ -201,6 +215,12 @@ CASES = [
     # ... also where a tool call was due.
     P("I'm sorry, I can't do that, but you can turn the oven off by holding the power button.", EXEC, 0.0,
       "direct_answer", id="declines-then-instructs-exec"),
+    # A decline, then "here's how" to do it: an answer.
+    P("I can't control your oven, but here's how you can turn it off: hold the power button.", RF, 0.0,
+      "direct_answer", id="declines-then-heres-how"),
+    # A decline, then made-up data (a price).
+    P("I can't access live prices, but AAPL is trading at $187.20.", RF, 0.0, "direct_answer",
+      id="declines-then-price"),
     # A decline that points elsewhere is still a refusal.
     P("I'm sorry, I can't book flights. You could try an airline's website.", RF, 1.0, "refusal",
       id="decline-with-pointer"),

@@ -364,7 +364,7 @@ CASES = [
     # description share it: only a sibling parameter's words are dropped (issue 17).
     P("Which forecast day?", CL_DATE, 1.0, "clarification", id="clar-tool-word-in-param-description"),
     # "update" does not contain the word "date".
-    P("Do you want an update?", CL_DATE, 0.5, "clarification", id="clar-substring-not-word"),
+    P("Which update do you mean?", CL_DATE, 0.5, "clarification", id="clar-substring-not-word"),
     # A two-letter parameter name with no description still identifies the question.
     P("Who should I send it to?", CL_TO, 1.0, "clarification", id="clar-short-name"),
     # No call, a statement rather than a question.
