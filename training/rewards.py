@@ -760,6 +760,10 @@ def read_ground_truth(ground_truth: Any) -> tuple[ExpectedBehavior, dict[str, An
     Args:
         ground_truth: ``{"tool_call": {...}}``, ``{"clarification": {...}}`` or ``{"refusal": {...}}``;
             also wrapped as ``{"style": "rule", "ground_truth": ...}``. Null keys (Arrow) are skipped.
+            A ``tool_call`` is ``{"name", "parameters"}`` (one exact value per argument), optionally with
+            ``"allowed": {argument: [values...]}`` (any value counts, ``""`` = may be omitted, compared
+            by ``value_matches``; then ``parameters`` is only a representative) and, when several calls
+            are expected, ``"calls": [{"name", "parameters", "allowed"}, ...]`` (paired in any order).
 
     Returns:
         ("execution" | "clarification" | "refusal", payload dict).

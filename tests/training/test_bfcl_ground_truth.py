@@ -149,3 +149,14 @@ def test_non_java_rows_get_no_string_spellings() -> None:
     # Outside Java / JavaScript a number given as a string stays wrong, as BFCL judges it.
     gt = bfcl_ground_truth([{"f": {"x": [5]}}], category="simple")
     assert score_completion(block("f", {"x": "5"}), gt).reward == 0.5
+
+
+def test_reference_answers_of_bfcl_rows_earn_full_reward(bfcl_files: tuple[Path, Path]) -> None:
+    # SFT warm-start answers render every expected call, so parallel rows are taught a right answer.
+    from training.sft import reference_answer
+
+    rows, _ = read_bfcl(*bfcl_files)
+    for row in rows:
+        answer = reference_answer(row["reward_model"])
+        for mode in ("tiered", "binary"):
+            assert score_completion(answer, row["reward_model"], row["tools"], mode).reward == 1.0, row["extra_info"]
