@@ -65,12 +65,18 @@ _STRONG_DECLINES: tuple[str, ...] = (
     "none of the provided", "none of the given", "none of the available functions", "none of the functions",
     "none of these functions", "none of these tools", "no function", "no suitable function",
     "no relevant function", "no available function", "don't have a function", "do not have a function",
-    "can't be used", "cannot be used", "can not be used",
+    "can't be used", "cannot be used", "can not be used", "not suitable", "not applicable", "not possible",
+    "isn't possible", "cannot be fulfilled", "can't be fulfilled", "cannot be answered", "can't be answered",
+    "cannot be done", "can't be done", "doesn't support", "does not support", "don't support",
+    "do not support", "not designed to", "not programmed to", "not capable of", "don't have any function",
+    "do not have any function", "don't have any tool", "do not have any tool", "there is no function",
+    "there are no functions", "don't have the capabilit", "do not have the capabilit", "don't have real-time",
+    "do not have real-time", "lack the ability", "lack the capabilit", "lack access", "no access to",
 )
 # Every strong decline contains one of these, so most replies are cleared by a few substring tests.
 _DECLINE_TRIGGERS: tuple[str, ...] = (
     "n't", "not", "unable", "decline", "no tool", "none of", "outside", "beyond", "no function",
-    "no suitable", "no relevant", "no available",
+    "no suitable", "no relevant", "no available", "lack", "no access",
 )
 # Polite openers decline only when the reply is not also a question ("Sorry, which city?" asks).
 _WEAK_DECLINES: tuple[str, ...] = ("sorry", "apologi", "unfortunately", "i'm afraid")
@@ -99,10 +105,12 @@ _DELIVER_WORDS = frozenset("enjoy by first anyway said here tell".split())
 _REQUESTS: tuple[str, ...] = (
     "please provide", "please specify", "please tell me", "please let me know", "please share",
     "please confirm", "let me know", "could you provide", "could you tell", "could you specify",
-    "can you provide", "can you tell", "i need", "i'll need", "i will need", "need to know",
+    "can you provide", "can you tell", "i need", "i'll need", "i will need", "need to know", "i'd need",
+    "i would need", "please give", "please indicate", "please enter", "please include", "i require",
+    "kindly provide", "kindly share", "kindly specify",
 )
 # Every request contains one of these (the same prefilter as for declines).
-_REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can you", "need")
+_REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can you", "need", "require", "kindly")
 # A question that offers to go on, or to help with something else, or only confirms a guess, asks for nothing
 # the call needs ("Shall I book one?", "Anything else?", "Would you like the forecast for Paris?", "Is that
 # right?"); unless it offers a choice ("Shall I use metric or imperial?", "Would you like a window or aisle?").

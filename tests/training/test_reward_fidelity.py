@@ -203,6 +203,13 @@ CASES = [
     P("None of the functions can be used here.", RF, 1.0, "refusal", id="none-of-the-functions"),
     # "There is no suitable function".
     P("There is no suitable function for ordering food.", RF, 1.0, "refusal", id="no-suitable-function"),
+    # Function wording without "none of": the functions are not suitable.
+    P("The provided functions are not suitable for this request.", RF, 1.0, "refusal", id="functions-not-suitable"),
+    # A capability decline without an apology.
+    P("I don't have the capability to order food.", RF, 1.0, "refusal", id="no-capability"),
+    # A request without a question mark or "please provide": "I require".
+    P("To search, I require the departure date.", cl("search_flights", "date"), 1.0, "clarification",
+      id="i-require"),
     # An apology that then answers is not a refusal.
     P("Sorry, that band has only one album \u2014 enjoy 'Blue Morning'!", RF, 0.0, "direct_answer",
       id="sorry-then-answers"),
