@@ -7,6 +7,8 @@ exactly where tiered gives 1.0. Tiers for an expected clarification: 1.0 asks fo
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from training.rewards import score_completion
@@ -267,3 +269,57 @@ def test_asking_is_strictly_between_naming_and_declining() -> None:
     decline = score_completion("Sorry, I can't do that.", gt, TOOLS).reward
     answer = score_completion("Denver is lovely in spring.", gt, TOOLS).reward
     assert names > other > decline == answer > 0.0
+
+
+def call(name: str, args: dict) -> str:
+    return f"<tool_call>{json.dumps({'name': name, 'arguments': args})}</tool_call>"
+
+
+# Questions as the public labelled data has them: the correct answer first, then three wrong ones of the
+# other kinds (call / ask for a parameter / decline / answer directly). The correct one must score strictly
+# highest, in tiered mode (binary mode gives it the only 1.0).
+RANKED = [
+    # Ask for the city; wrong: a guessed call, a decline, made-up results with an offer.
+    P(cl("search_places", "location"), [
+        "Could you tell me which city you're visiting?",
+        call("search_places", {"location": "Paris", "category": "museum"}),
+        "I'm sorry, I can't help with that.",
+        "I found 3 great museums near you. Shall I list them?",
+    ], id="rank-ask-city"),
+    # Ask for an enum value; wrong: a direct answer, a decline, a call.
+    P(cl("find_doctor", "specialty"), [
+        "Sure - do you need a dentist, an orthodontist or a hygienist?",
+        "Dr. Smith at 12 Main Street is the best doctor in town.",
+        "None of the provided functions can be used for this request.",
+        call("find_doctor", {"specialty": "dentist", "zip_code": "10001"}),
+    ], id="rank-ask-enum"),
+    # Decline (BFCL wording); wrong: a question, an answer that starts with an apology, a call.
+    P(RF, [
+        "None of the provided functions can be used for this request.",
+        "Which album do you mean?",
+        "Sorry, that band has only one album \u2014 enjoy 'Blue Morning'!",
+        call("search_places", {"location": "Paris", "category": "music"}),
+    ], id="rank-decline"),
+    # Decline; wrong: decline-then-fake, decline-then-instructions, a question.
+    P(RF, [
+        "I'm sorry, but I can't share passwords.",
+        "I can't share every password at once. Here is the first one: [password]",
+        "I'm sorry, I can't do that, but you can turn the oven off by holding the power button.",
+        "Which account is it for?",
+    ], id="rank-decline-vs-decline-then-answer"),
+    # Call; wrong: a question, a decline, a direct answer.
+    P(EXEC, [
+        call("search_flights", {"origin": "SFO", "destination": "DEN"}),
+        "What date would you like to fly?",
+        "I'm unable to search flights.",
+        "Flights from SFO to Denver usually cost about $200.",
+    ], id="rank-call"),
+]
+
+
+@pytest.mark.parametrize(("ground_truth", "replies"), RANKED)
+def test_the_correct_answer_scores_strictly_highest(ground_truth: dict, replies: list[str]) -> None:
+    rewards = [score_completion(r, ground_truth, TOOLS).reward for r in replies]
+    assert rewards[0] > max(rewards[1:]), rewards
+    binary = [score_completion(r, ground_truth, TOOLS, mode="binary").reward for r in replies]
+    assert binary == [1.0, 0.0, 0.0, 0.0], binary
