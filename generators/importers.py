@@ -11,8 +11,9 @@ Formats (``fmt``):
   list or JSON objects one after another, or the Python-literal form some Hermes datasets use.
 - ``bfcl``: Berkeley Function Calling Leaderboard JSON Lines, each record with ``"function"`` (a list
   or one object). Its types are normalised to JSON Schema: ``dict`` -> object, ``float`` -> number,
-  ``tuple`` -> array, ``any`` -> no type constraint, and Java / JavaScript names (``String``,
-  ``HashMap``, ``long``, ``Bigint``...) to their JSON Schema type.
+  ``tuple`` -> array, ``any`` (also ``""`` and a JavaScript ``function``) -> no type constraint, and
+  Java / JavaScript names (``String``, ``HashMap``, ``long``, ``Bigint``, ``String[]``,
+  ``List<String>``...) to their JSON Schema type.
 
 Decisions:
 
@@ -71,8 +72,8 @@ BFCL_TYPES: dict[str, str | None] = {
     **dict.fromkeys(
         ["object", "dict", "map", "hashmap", "hashtable", "treemap", "linkedhashmap", "dictionary"], "object"
     ),
-    "null": "null",
-    "any": None,
+    **dict.fromkeys(["null", "none", "nonetype"], "null"),
+    **dict.fromkeys(["any", "function", "callable"], None),  # a JavaScript callback is passed as any value
     "": None,  # BFCL writes "type": "" for a parameter of any type
 }
 _TO_BFCL = {"object": "dict", "number": "float"}  # how BFCL's own files spell these two
@@ -180,6 +181,10 @@ def _map_type(value: Any, where: str) -> Any:
         if not isinstance(name, str):
             raise _Unusable(f"{where}/type: {name!r} is not a type name")
         key = name.strip().lower()
+        if key.endswith("[]"):  # Java arrays: String[], int[]
+            key = "array"
+        elif "<" in key and key.endswith(">"):  # Java generics: List<String>, Map<String, Object>
+            key = key.split("<", 1)[0].strip()
         if key not in BFCL_TYPES:
             raise _Unusable(f"{where}/type: unknown type {name!r}; use a JSON Schema or BFCL type name")
         target = BFCL_TYPES[key]

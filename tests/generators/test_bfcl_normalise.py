@@ -82,6 +82,29 @@ DEFAULTS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("bfcl_type", "json_type"),
+    [
+        # Java array syntax is an array.
+        ("String[]", "array"),
+        # A Java generic is its raw type.
+        ("List<String>", "array"),
+        ("Map<String, Object>", "object"),
+        # Python's None spelling is null.
+        ("None", "null"),
+    ],
+)
+def test_more_java_and_python_type_spellings(bfcl_type: str, json_type: str) -> None:
+    out = normalise_bfcl_schema({"type": "dict", "properties": {"p": {"type": bfcl_type}}})
+    assert out["properties"]["p"] == {"type": json_type}
+
+
+def test_a_javascript_callback_type_is_any() -> None:
+    # "type": "function" (a JavaScript callback) constrains nothing JSON can check.
+    out = normalise_bfcl_schema({"type": "dict", "properties": {"cb": {"type": "function", "description": "d"}}})
+    assert out["properties"]["cb"] == {"description": "d"}
+
+
 @pytest.mark.parametrize(("schema", "expected", "note"), DEFAULTS)
 def test_each_default_repair(schema: dict, expected: dict, note: str | None) -> None:
     notes: list[str] = []
