@@ -89,10 +89,11 @@ _PRETENDS = re.compile(
     r"|updated|cancell?ed|canceled)\b|successfully|(?:is|are) confirmed|done!|all done"
     r"|(?:there are|i see|i got|i've got) \d+\b)"
 )
-# Every pretence contains one of these words: one set test clears most replies before the regex runs.
-_PRETEND_WORDS = frozenset(
-    "found located looked checked booked sent scheduled ordered placed created added reserved set updated "
-    "cancelled canceled turned transferred ahead here successfully confirmed done are see got".split()
+# Every pretence contains one of these: a few substring tests clear most replies before the regex runs.
+_PRETEND_TRIGGERS: tuple[str, ...] = (
+    "found", "locat", "looked", "checked", "booked", "sent", "schedul", "ordered", "placed", "created", "added",
+    "reserved", "set", "updated", "cancel", "turned", "transferr", "ahead", "here", "success", "confirm", "done",
+    "there are", "i see", "got",
 )
 # After a decline, these show the reply going on to answer or do the task anyway ("Sorry, ... enjoy 'Blue
 # Morning'!", "... but you can turn it off by holding the button", "Here is the first one: [password]").
@@ -101,7 +102,8 @@ _DELIVERS = re.compile(
     r"|\[[a-z_ ]{2,30}\]|\banyway\b|\bthat said, here|\bhere(?:'s| is) (?:how|what)\b|i can tell you"
     r"|[$\u20ac\u00a3]\s?\d|\d\s?\u00b0"
 )
-_DELIVER_WORDS = frozenset("enjoy by first anyway said here tell".split())
+_DELIVER_TRIGGERS: tuple[str, ...] = ("enjoy", "by ", "first", "anyway", "said", "here", "tell", "[", "$", "\u00b0",
+                                      "\u20ac", "\u00a3")
 _REQUESTS: tuple[str, ...] = (
     "please provide", "please specify", "please tell me", "please let me know", "please share",
     "please confirm", "let me know", "could you provide", "could you tell", "could you specify",
@@ -708,8 +710,6 @@ def _tool_keywords(params: _Params) -> dict[str, frozenset[str]]:
 
 def _schema_words(schema: dict[str, Any]) -> str:
     """A parameter's enum values and nested property names (one level, also of array items) as text."""
-    if "enum" not in schema and "properties" not in schema and "items" not in schema:
-        return ""
     words: list[str] = []
     enum = schema.get("enum")
     if isinstance(enum, list):
@@ -725,35 +725,38 @@ def _schema_words(schema: dict[str, Any]) -> str:
 
 
 def _missing_keywords(fn: dict[str, Any], missing: Sequence[str]) -> list[frozenset[str]]:
-    props = _properties(fn)
-    params = tuple(
-        (
-            name,
-            d if isinstance(d := schema.get("description") if isinstance(schema, dict) else None, str) else "",
-            _schema_words(schema) if isinstance(schema, dict) else "",
-        )
-        for name, schema in props.items()
-    )
-    keywords = _tool_keywords(params)
+    params: list[tuple[str, str, str]] = []
+    for name, schema in _properties(fn).items():
+        if not isinstance(schema, dict):
+            params.append((name, "", ""))
+            continue
+        description = schema.get("description")
+        nested = "enum" in schema or "properties" in schema or "items" in schema
+        extra = _schema_words(schema) if nested else ""
+        params.append((name, description if isinstance(description, str) else "", extra))
+    keywords = _tool_keywords(tuple(params))
     # A missing parameter the offered tools do not describe is identified by its name alone.
     return [keywords.get(m) or _tool_keywords(((m, "", ""),))[m] for m in missing]
 
 
-def _no_call_behavior(low: str, words: frozenset[str] | None = None) -> tuple[Behavior, bool]:
+def _any_in(low: str, triggers: tuple[str, ...]) -> bool:
+    for trigger in triggers:
+        if trigger in low:
+            return True
+    return False
+
+
+def _no_call_behavior(low: str) -> tuple[Behavior, bool]:
     """Classify a reply without a call: refusal, clarification or direct_answer (and whether it asks).
 
     A reply reporting an outcome no tool produced ("I found 3 flights...") pretends: a direct answer, even
     with a question. One that declines and then answers or does the task anyway is a direct answer too.
-    ``words`` are the reply's words (``_WORDS``), when the caller has them already.
     """
-    if words is None:
-        words = frozenset(_WORDS.findall(low))
-    if not words.isdisjoint(_PRETEND_WORDS) and _PRETENDS.search(low) is not None:
+    if _any_in(low, _PRETEND_TRIGGERS) and _PRETENDS.search(low) is not None:
         return "direct_answer", False
     asks = _asks(low)
     if _declines(low, asks):
-        hints = "[" in low or "$" in low or "\u00b0" in low or "\u20ac" in low or "\u00a3" in low
-        if (hints or not words.isdisjoint(_DELIVER_WORDS)) and _DELIVERS.search(low) is not None:
+        if _any_in(low, _DELIVER_TRIGGERS) and _DELIVERS.search(low) is not None:
             return ("clarification" if asks else "direct_answer"), asks
         return "refusal", asks
     return ("clarification" if asks else "direct_answer"), asks
@@ -862,8 +865,8 @@ def _score_execution(parsed: ParsedCompletion, want: dict[str, Any], tools: Any)
         if isinstance(name, str) and name in parsed.text:
             return 0.0, predicted, f"mentions {name} but makes no tool call"
         return 0.0, predicted, "no tool call"
-    wants = expected_calls(want)
-    if len(wants) == 1:
+    several = want.get("calls")
+    if not several or not isinstance(several, list) or len(several) < 2:
         if len(parsed.calls) > 1:
             return 0.0, "tool_call", f"{len(parsed.calls)} tool calls, expected one"
         call = parsed.calls[0]
@@ -873,6 +876,7 @@ def _score_execution(parsed: ParsedCompletion, want: dict[str, Any], tools: Any)
         if diff is not None:
             return 0.5, "tool_call", f"right tool, {diff}"
         return 1.0, "tool_call", "exact call"
+    wants = expected_calls(want)
     got_names = sorted(c.name for c in parsed.calls)
     want_names = sorted(str(w.get("name")) for w in wants)
     if got_names != want_names:
@@ -889,13 +893,13 @@ def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: 
     if parsed.calls:
         return 0.0, "tool_call", "called a tool instead of asking for the missing information"
     low = _lower(parsed.text)
-    words = frozenset(_WORDS.findall(low))
-    predicted, asks = _no_call_behavior(low, words)
+    predicted, asks = _no_call_behavior(low)
     raw_missing = want.get("missing")
     missing = [m for m in raw_missing if isinstance(m, str)] if isinstance(raw_missing, list | tuple) else []
     if asks:
         tool = want.get("tool")
         tool = tool if isinstance(tool, str) else ""
+        words = set(_WORDS.findall(low))
         keywords = _missing_keywords(_find_tool(tools, tool), missing)
         unasked = [m for m, kws in zip(missing, keywords, strict=True) if words.isdisjoint(kws)]
         if not unasked:
