@@ -118,12 +118,17 @@ _REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can
 # right?"); unless it offers a choice ("Shall I use metric or imperial?", "Would you like a window or aisle?").
 _OFFER = re.compile(
     r"^(?:(?:so|ok|okay|great|alright|sure|now|then|and|or|also)\W+)*(?:shall (?:i|we)\b|should i\b"
-    r"|would you like\b|do you (?:want|need)\b|want me to\b|can i (?:help|assist|do)\b|may i (?:help|assist)\b"
+    r"|would you like me\b|do you (?:want|need) me\b|want me to\b|can i (?:help|assist|do)\b|may i (?:help|assist)\b"
     r"|how else\b"
     r"|what else\b|how (?:else )?can i (?:help|assist)\b|is there (?:anything|something|any other|another)\b"
     r"|anything else\b|something else\b"
     r"|(?:does|do) (?:that|this|these) (?:work|sound|help)\b"
     r"|is (?:that|this) (?:ok|okay|all right|alright|fine|correct|right)\b)"
+)
+# A yes/no question about what the user wants ("Would you like the forecast for Paris?") asks only where it
+# names the missing value ("Would you like to give me the city?"); otherwise it offers.
+_YES_NO_QUESTION = re.compile(
+    r"^(?:(?:so|ok|okay|great|alright|sure|now|then|and|also)\W+)*(?:would you like|do you (?:want|need))\b"
 )
 _OFFER_ANYWHERE: tuple[str, ...] = (
     "anything else", "something else", "let me know if", "feel free", "is that right", "is that correct",
@@ -614,30 +619,41 @@ def _contains_any(low: str, triggers: tuple[str, ...], phrases: tuple[str, ...])
     return False
 
 
-def _is_offer(question: str) -> bool:
-    """Whether one question (lower-cased, without its "?") only offers to go on or to help with more."""
+# How much a reply asks: not at all, only a yes/no "Would you like ...?" (asking only if it names the missing
+# value), or a real question or request.
+_NO, _YES_NO, _ASKS = 0, 1, 2
+
+
+def _question_kind(question: str) -> int:
+    """How one question (lower-cased, without its "?") asks: an offer, a yes/no question, or a real one."""
     if " or " in question:
-        return False  # a choice between values asks for one ("Shall I use metric or imperial units?")
+        return _ASKS  # a choice between values asks for one ("Shall I use metric or imperial units?")
     if _OFFER.match(question) is not None:
-        return True
+        return _NO
     for phrase in _OFFER_ANYWHERE:
         if phrase in question:
-            return True
-    return False
+            return _NO
+    if _YES_NO_QUESTION.match(question) is not None:
+        return _YES_NO
+    return _ASKS
 
 
-def _asks(low: str) -> bool:
-    """Whether the reply asks the user for something: a question that is not an offer, or a request."""
+def _asks(low: str) -> int:
+    """How the reply asks the user for something (``_NO`` / ``_YES_NO`` / ``_ASKS``): its most asking question,
+    or a request ("Please provide the date.")."""
+    kind = _NO
     if "?" in low:
         parts = low.split("?")
         for part in parts[:-1]:
             start = max(part.rfind("."), part.rfind("!"), part.rfind("\n"), part.rfind(":"), part.rfind(";"))
             question = part[start + 1 :].strip()
-            if question and not _is_offer(question):
-                return True
+            if question:
+                kind = max(kind, _question_kind(question))
+                if kind == _ASKS:
+                    return kind
     if "let me know if" in low:  # "let me know if you need anything else" offers, it does not ask
         low = low.replace("let me know if", "")
-    return _contains_any(low, _REQUEST_TRIGGERS, _REQUESTS)
+    return _ASKS if _contains_any(low, _REQUEST_TRIGGERS, _REQUESTS) else kind
 
 
 def _declines(low: str, asks: bool) -> bool:
@@ -746,20 +762,23 @@ def _any_in(low: str, triggers: tuple[str, ...]) -> bool:
     return False
 
 
-def _no_call_behavior(low: str) -> tuple[Behavior, bool]:
-    """Classify a reply without a call: refusal, clarification or direct_answer (and whether it asks).
+def _no_call_behavior(low: str) -> tuple[Behavior, int]:
+    """Classify a reply without a call: refusal, clarification or direct_answer, and how it asks (``_asks``).
 
     A reply reporting an outcome no tool produced ("I found 3 flights...") pretends: a direct answer, even
     with a question. One that declines and then answers or does the task anyway is a direct answer too.
+    A yes/no "Would you like ...?" alone is no clarification (it is one only where it names the missing
+    value, which only the clarification scorer knows).
     """
     if _any_in(low, _PRETEND_TRIGGERS) and _PRETENDS.search(low) is not None:
-        return "direct_answer", False
-    asks = _asks(low)
+        return "direct_answer", _NO
+    kind = _asks(low)
+    asks = kind == _ASKS
     if _declines(low, asks):
         if _any_in(low, _DELIVER_TRIGGERS) and _DELIVERS.search(low) is not None:
-            return ("clarification" if asks else "direct_answer"), asks
-        return "refusal", asks
-    return ("clarification" if asks else "direct_answer"), asks
+            return ("clarification" if asks else "direct_answer"), kind
+        return "refusal", kind
+    return ("clarification" if asks else "direct_answer"), kind
 
 
 # --- scoring -------------------------------------------------------------------------------------------
@@ -893,10 +912,10 @@ def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: 
     if parsed.calls:
         return 0.0, "tool_call", "called a tool instead of asking for the missing information"
     low = _lower(parsed.text)
-    predicted, asks = _no_call_behavior(low)
+    predicted, kind = _no_call_behavior(low)
     raw_missing = want.get("missing")
     missing = [m for m in raw_missing if isinstance(m, str)] if isinstance(raw_missing, list | tuple) else []
-    if asks:
+    if kind != _NO:
         tool = want.get("tool")
         tool = tool if isinstance(tool, str) else ""
         words = set(_WORDS.findall(low))
@@ -904,6 +923,8 @@ def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: 
         unasked = [m for m, kws in zip(missing, keywords, strict=True) if words.isdisjoint(kws)]
         if not unasked:
             return 1.0, "clarification", "asks for the missing information"
+        if kind == _YES_NO:  # "Would you like to know more?" neither asks for the value nor asks at all
+            return 0.25, predicted, "no call, and a yes/no offer that does not name the missing information"
         # A question that does not name the missing value (another value, or a paraphrase sharing no word
         # with the parameter) still asks instead of guessing: above a decline or an answer, below naming it.
         return 0.5, predicted, f"asks, but not for {', '.join(unasked)}"

@@ -173,9 +173,15 @@ CASES = [
       id="please-let-me-know-asks"),
     # "Is there anything else?" is an offer, not a question about the request.
     P("Is there anything else?", cl("search_flights", "date"), 0.25, "direct_answer", id="anything-else"),
-    # An answer made up, then a yes/no offer naming a keyword ("city") is still no clarification.
-    P("It is 20\u00b0C in Paris. Would you like the forecast for another city?", cl("search_places", "location"),
+    # An answer made up, then a yes/no offer, is no clarification.
+    P("It is 20\u00b0C in Paris. Would you like to know more about it?", cl("search_places", "location"),
       0.25, "direct_answer", id="yes-no-would-you-like"),
+    # A yes/no "Would you like ...?" that names the missing value asks for it.
+    P("Would you like to give me the city first?", cl("search_places", "location"), 1.0, "clarification",
+      id="yes-no-naming-the-value"),
+    # A yes/no "Do you want ...?" that names another value only offers.
+    P("Do you want museums included?", cl("search_places", "location"), 0.25, "direct_answer",
+      id="yes-no-naming-another-value"),
     # ... but "would you like" with a choice asks for the value (here naming the description's "museum").
     P("Would you like museums or parks?", cl("search_places", "category"), 1.0, "clarification",
       id="would-you-like-choice"),
