@@ -11,8 +11,9 @@ Formats (``fmt``):
   list or JSON objects one after another, or the Python-literal form some Hermes datasets use.
 - ``bfcl``: Berkeley Function Calling Leaderboard JSON Lines, each record with ``"function"`` (a list
   or one object). Its types are normalised to JSON Schema: ``dict`` -> object, ``float`` -> number,
-  ``tuple`` -> array, ``any`` -> no type constraint, and Java / JavaScript names (``String``,
-  ``HashMap``, ``long``, ``Bigint``...) to their JSON Schema type.
+  ``tuple`` -> array, ``any`` (also ``""`` and a JavaScript ``function``) -> no type constraint, and
+  Java / JavaScript names (``String``, ``HashMap``, ``long``, ``Bigint``, ``String[]``,
+  ``List<String>``...) to their JSON Schema type.
 
 Decisions:
 
@@ -24,7 +25,12 @@ Decisions:
   ``_2``, ``_3``... on a collision); a name that is already valid never changes. The tool file keeps
   the original in ``x-original-name``.
 - A name defined twice imports once when both definitions normalise to the same tool; a different
-  redefinition is refused (the first definition wins).
+  redefinition is refused (the first *valid* definition wins: when the first is refused, a later valid
+  one imports).
+- ``bfcl`` only: a ``default`` that does not validate against its own schema is repaired rather than
+  refusing the tool (a null default dropped, ``"false"`` / ``"0"`` strings converted to the declared type,
+  a default outside the enum dropped); ``"type": ""`` means any type. Each change is listed in the tool
+  file's ``x-import-notes``.
 - ``additionalProperties: false`` is never added: the source's meaning is kept.
 
 Every tool that is not refused passes `generators.registry.validate_tool`.
@@ -41,6 +47,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
 
 from generators.registry import ENVELOPE_SCHEMA, NAME_PATTERN, SPLITS, Limits, validate_tool
 
@@ -64,8 +72,9 @@ BFCL_TYPES: dict[str, str | None] = {
     **dict.fromkeys(
         ["object", "dict", "map", "hashmap", "hashtable", "treemap", "linkedhashmap", "dictionary"], "object"
     ),
-    "null": "null",
-    "any": None,
+    **dict.fromkeys(["null", "none", "nonetype"], "null"),
+    **dict.fromkeys(["any", "function", "callable"], None),  # a JavaScript callback is passed as any value
+    "": None,  # BFCL writes "type": "" for a parameter of any type
 }
 _TO_BFCL = {"object": "dict", "number": "float"}  # how BFCL's own files spell these two
 # Keywords whose value is one sub-schema, a list of them, or a map of name -> sub-schema.
@@ -172,6 +181,10 @@ def _map_type(value: Any, where: str) -> Any:
         if not isinstance(name, str):
             raise _Unusable(f"{where}/type: {name!r} is not a type name")
         key = name.strip().lower()
+        if key.endswith("[]"):  # Java arrays: String[], int[]
+            key = "array"
+        elif "<" in key and key.endswith(">"):  # Java generics: List<String>, Map<String, Object>
+            key = key.split("<", 1)[0].strip()
         if key not in BFCL_TYPES:
             raise _Unusable(f"{where}/type: unknown type {name!r}; use a JSON Schema or BFCL type name")
         target = BFCL_TYPES[key]
@@ -182,17 +195,20 @@ def _map_type(value: Any, where: str) -> Any:
     return mapped if isinstance(value, list) else mapped[0]
 
 
-def normalise_bfcl_schema(schema: Any, where: str = "") -> dict[str, Any]:
+def normalise_bfcl_schema(schema: Any, where: str = "", notes: list[str] | None = None) -> dict[str, Any]:
     """Rewrite a BFCL parameter schema (any depth) into JSON Schema.
 
-    Types are mapped with `BFCL_TYPES` in every sub-schema; ``any`` drops the type constraint; a
-    list-valued ``items`` (the old tuple form) becomes ``prefixItems``; a Draft 3 style boolean
-    ``"required": true`` on a property moves into its parent's ``required`` list. Other keywords
-    are kept as they are.
+    Types are mapped with `BFCL_TYPES` in every sub-schema; ``any`` (and ``""``) drops the type
+    constraint; a list-valued ``items`` (the old tuple form) becomes ``prefixItems``; a Draft 3 style
+    boolean ``"required": true`` on a property moves into its parent's ``required`` list. A ``default``
+    that does not validate against its own schema is repaired (`_repair_default`): a null one is dropped,
+    a string one converted to the declared type (``"false"`` -> false, ``"0"`` -> 0, ``"[]"`` -> []), one
+    outside the enum (or not convertible) dropped. Other keywords are kept as they are.
 
     Args:
         schema: the BFCL schema.
         where: JSON pointer of `schema`, used in error messages.
+        notes: if given, one line per repair is appended (``"/properties/x/default: ..."``).
 
     Returns:
         A new schema; `schema` is not modified.
@@ -212,16 +228,20 @@ def normalise_bfcl_schema(schema: Any, where: str = "") -> dict[str, Any]:
             mapped = _map_type(value, where)
             if mapped is not None:
                 out["type"] = mapped
+            elif value == "" and notes is not None:
+                notes.append(f'{sub}: empty type "" read as any type')
         elif key == "items" and isinstance(value, list):
-            out["prefixItems"] = [normalise_bfcl_schema(v, f"{sub}/{i}") for i, v in enumerate(value)]
+            out["prefixItems"] = [normalise_bfcl_schema(v, f"{sub}/{i}", notes) for i, v in enumerate(value)]
         elif key == "items" or (key in _ONE_SCHEMA and isinstance(value, dict)):
-            out[key] = normalise_bfcl_schema(value, sub)
+            out[key] = normalise_bfcl_schema(value, sub, notes)
         elif key in _SCHEMA_LIST and isinstance(value, list):
-            out[key] = [normalise_bfcl_schema(v, f"{sub}/{i}") for i, v in enumerate(value)]
+            out[key] = [normalise_bfcl_schema(v, f"{sub}/{i}", notes) for i, v in enumerate(value)]
         elif key in _SCHEMA_MAP and isinstance(value, dict):
-            out[key] = {k: normalise_bfcl_schema(v, f"{sub}/{k}") for k, v in value.items()}
+            out[key] = {k: normalise_bfcl_schema(v, f"{sub}/{k}", notes) for k, v in value.items()}
         else:
             out[key] = value
+    if "default" in out:
+        _repair_default(out, where, notes)
     if "additionalItems" in out and "prefixItems" in out:  # Draft 2020-12 spells it `items`
         out["items"] = out.pop("additionalItems")
     props = out.get("properties")
@@ -235,6 +255,81 @@ def normalise_bfcl_schema(schema: Any, where: str = "") -> dict[str, Any]:
                     required.append(k)
             out["required"] = required
     return out
+
+
+def _valid_default(schema: dict[str, Any], value: Any) -> bool:
+    try:
+        return bool(Draft202012Validator(schema).is_valid(value))
+    except Exception:  # noqa: BLE001 - a broken schema is reported by the registry's meta-schema check
+        return True
+
+
+def _converted(value: str, target: str) -> tuple[bool, Any]:
+    """(True, value) when a string default reads as a value of the JSON Schema type `target`."""
+    text = value.strip()
+    low = text.lower()
+    if target == "boolean" and low in ("true", "false", "1", "0", "yes", "no"):
+        return True, low in ("true", "1", "yes")
+    if target == "null" and low in ("null", "none", ""):
+        return True, None
+    if target in ("integer", "number"):
+        try:
+            number = float(text)
+        except ValueError:
+            return False, None
+        if number != number or number in (float("inf"), float("-inf")):
+            return False, None
+        if number.is_integer() and (target == "integer" or "." not in text):
+            return True, int(number)
+        return target == "number", number
+    if target in ("array", "object"):
+        if low in ("", "none", "null"):
+            return (True, [] if target == "array" else {}) if low == "" else (False, None)
+        try:
+            parsed = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            try:  # BFCL writes Python literals too ("['a']", "{'k': 1}")
+                parsed = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return False, None
+        if isinstance(parsed, tuple):
+            parsed = list(parsed)
+        return isinstance(parsed, list if target == "array" else dict), parsed
+    return False, None
+
+
+def _repair_default(out: dict[str, Any], where: str, notes: list[str] | None) -> None:
+    """Make a schema's ``default`` validate against the schema itself, or drop it (noting the change)."""
+    default = out["default"]
+    if _valid_default(out, default):
+        return
+    pointer = f"{where}/default"
+    shown = json.dumps(default, ensure_ascii=False)[:60]
+    declared = out.get("type")
+    targets = declared if isinstance(declared, list) else [declared] if isinstance(declared, str) else []
+    if default is not None:
+        candidates: list[Any] = []
+        if isinstance(default, str):
+            candidates = [v for ok, v in (_converted(default, t) for t in targets) if ok]
+        elif "string" in targets and isinstance(default, int | float) and not isinstance(default, bool):
+            candidates = [str(default)]
+        elif "string" in targets and isinstance(default, bool):
+            candidates = ["true" if default else "false"]
+        for value in candidates:
+            if _valid_default(out, value):
+                out["default"] = value
+                if notes is not None:
+                    notes.append(f"{pointer}: {shown} converted to {json.dumps(value)} ({'/'.join(targets)})")
+                return
+    del out["default"]
+    if notes is not None:
+        if default is None:
+            why = "null default dropped"
+        elif isinstance(out.get("enum"), list) and default not in out["enum"]:
+            why = f"{shown} is not one of the enum values; dropped"
+        else:
+            why = f"{shown} does not validate against the schema; dropped"
+        notes.append(f"{pointer}: {why}")
 
 
 # --- reading each format ---------------------------------------------------------------------
@@ -375,10 +470,11 @@ def _normalise(fn: dict[str, Any], fmt: str) -> dict[str, Any]:
         raise _Unusable("no name")
     if not isinstance(description, str) or not description.strip():
         raise _Unusable("no description: the generator writes requests from it; add one and import again")
+    notes: list[str] = []
     if params is None or params == {}:
         params = {"type": "object", "properties": {}}
     elif fmt == "bfcl":
-        params = normalise_bfcl_schema(params, "/parameters")
+        params = normalise_bfcl_schema(params, "/parameters", notes)
     elif not isinstance(params, dict):
         raise _Unusable(f"/parameters: must be a JSON object, not {type(params).__name__}")
     else:
@@ -387,7 +483,10 @@ def _normalise(fn: dict[str, Any], fmt: str) -> dict[str, Any]:
         params = {"type": "object", **params}  # tool arguments are always an object
     if params.get("type") == "object" and "properties" not in params:
         params["properties"] = {}
-    return {"name": name, "description": description, "parameters": params}
+    normal = {"name": name, "description": description, "parameters": params}
+    if notes:
+        normal["notes"] = notes
+    return normal
 
 
 # --- the public API --------------------------------------------------------------------------
@@ -453,11 +552,17 @@ def import_tools(
             normal, reason = None, str(exc)
         except RecursionError:  # hostile input; the registry allows far less depth anyway
             normal, reason = None, f"/parameters: nests deeper than the limit of {limits.max_depth} levels"
-        if prior is None:
-            if name:
-                seen[name] = _Seen(fn, normal, loc, index)
+        if normal is not None:
+            # Checked here, not only at the end, so a refused definition leaves the name to a later valid one.
+            provisional = _BAD_NAME_CHARS.sub("_", normal["name"])[:MAX_NAME]
+            reason = _first_problem(_document(normal, provisional, normal["name"], split, domain), loc, limits)
+            if reason:
+                normal = None
+        if prior is None or prior.normal is None:
             if normal is None:
                 refused.append((index, Refusal(name or "?", reason, loc)))
+            if name and (prior is None or normal is not None):
+                seen[name] = _Seen(fn, normal, loc, index)  # the first valid definition of a name wins
         elif normal is not None and prior.normal == normal:
             result.duplicates += 1
         else:
@@ -524,6 +629,8 @@ def _document(fn: dict[str, Any], name: str, original: str, split: str, domain: 
     }
     if name != original:
         doc["x-original-name"] = original
+    if fn.get("notes"):
+        doc["x-import-notes"] = list(fn["notes"])  # what the importer changed to make the schema valid
     return doc
 
 

@@ -2,9 +2,8 @@
 
 Mapping onto the three behaviours:
 
-- BFCL record with a ``possible_answer`` entry -> execution; ground truth: the first allowed value
-  of each argument (the full answer is kept in ``extra_info.bfcl_possible_answer`` and judged by
-  ``bfcl_match``).
+- BFCL record with a ``possible_answer`` entry -> execution; ground truth: every allowed value of every
+  expected call (``bfcl_ground_truth``; the raw answer is also kept in ``extra_info.bfcl_possible_answer``).
 - BFCL ``irrelevance`` / ``live_irrelevance`` -> refusal, ``{"refusal": {"reason": "out_of_scope"}}``.
 - BFCL multi-turn, ``live_relevance`` or no answer -> skipped, reason counted.
 - When2Call ``correct_answer: tool_call`` -> execution; ground truth: the call in ``answers.tool_call``.
@@ -17,18 +16,20 @@ BFCL types (``dict``, ``float``, ``tuple``...) become JSON Schema with the impor
 scored on them. The system message is ToolForge's default prompt (or the record's own system message)
 with the tools rendered as Qwen 2.5 renders them, exactly as in generated datasets.
 
-BFCL scoring (``bfcl_match``): BFCL lists several allowed values per argument (``""`` = may be
-omitted). The shared reward compares one exact value, so BFCL rows are re-judged by a small matcher on
-the calls the shared parser found: a completion is correct when its calls can be paired one-to-one
-with the expected calls (any order), each with the same name, no argument outside the expected ones,
-every argument one of its allowed values (strings compared as BFCL does: case-insensitive, ignoring
-spaces and ``,./-_*^``; numbers by value; lists element-wise; nested dicts key by key), and every
-missing argument optional. Irrelevance rows keep the ToolForge rule (decline, no call), which is
-stricter than BFCL's "no call"; ``wrong_call_rate`` on them is BFCL's irrelevance error rate.
+BFCL scoring: BFCL lists several allowed values per argument (``""`` = may be omitted). The ground truth
+keeps them all, and the shared reward judges by them: a completion is correct when its calls can be
+paired one-to-one with the expected calls (any order), each with the same name, no argument outside the
+expected ones (unless at its declared default), every argument one of its allowed values (strings
+compared as BFCL does: case-insensitive, ignoring spaces and ``,./-_*^``; numbers by value; lists
+element-wise; nested dicts key by key), and every missing argument optional. So ``toolforge score``, the
+TRL reward and ``toolforge evaluate`` give one number. Irrelevance rows keep the ToolForge rule (decline,
+no call), which is stricter than BFCL's "no call"; ``wrong_call_rate`` on them is BFCL's irrelevance
+error rate.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,74 +39,17 @@ from typing import Any
 from generators.importers import normalise_bfcl_schema
 from generators.render import system_content
 from generators.spec import DEFAULT_SYSTEM_PROMPT
-from training.rewards.scoring import ToolCall, loads_json
+from training.rewards.scoring import OPTIONAL, ToolCall, arguments_match, loads_json, value_matches
 
-_BFCL_STRIP = re.compile(r"[ ,./\-_*^]")
+__all__ = ["OPTIONAL", "arguments_match", "value_matches"]  # re-exported from training.rewards.scoring
+
 _CATEGORY = re.compile(r"_[\d-]+$")
-OPTIONAL = ""  # BFCL's marker for "this argument may be left out"
 
 
 # --- BFCL matcher ------------------------------------------------------------------------------------
-
-
-def _norm(text: str) -> str:
-    return _BFCL_STRIP.sub("", text).lower().replace("'", '"')
-
-
-def value_matches(value: Any, allowed: Any) -> bool:
-    """Whether one argument value equals one BFCL allowed value.
-
-    Args:
-        value: the model's value.
-        allowed: one entry of the possible-answer list.
-
-    Returns:
-        True for equal numbers (not booleans), strings equal after BFCL's normalisation, element-wise
-        equal lists, and dicts matching key by key (a dict of allowed-value lists, as BFCL writes
-        nested answers, or a plain dict).
-
-    >>> value_matches("New York, NY", "new york ny"), value_matches(5, 5.0), value_matches(True, 1)
-    (True, True, False)
-    """
-    if isinstance(value, bool) or isinstance(allowed, bool):
-        return isinstance(value, bool) and isinstance(allowed, bool) and value == allowed
-    if isinstance(value, int | float) and isinstance(allowed, int | float):
-        return value == allowed
-    if isinstance(value, str) and isinstance(allowed, str):
-        return _norm(value) == _norm(allowed)
-    if isinstance(value, list) and isinstance(allowed, list):
-        pairs = zip(value, allowed, strict=False)
-        return len(value) == len(allowed) and all(value_matches(v, a) for v, a in pairs)
-    if isinstance(value, dict) and isinstance(allowed, dict):
-        if allowed and all(isinstance(a, list) for a in allowed.values()) and arguments_match(value, allowed):
-            return True
-        return value.keys() == allowed.keys() and all(value_matches(value[k], allowed[k]) for k in value)
-    return value is None and allowed is None
-
-
-def arguments_match(args: Mapping[str, Any], allowed: Mapping[str, Sequence[Any]]) -> bool:
-    """Whether call arguments satisfy a BFCL ``{param: [allowed values]}`` answer.
-
-    Args:
-        args: the model's arguments.
-        allowed: each expected parameter with its allowed values (``""`` among them: optional).
-
-    Returns:
-        True when no argument is unexpected, each given one is allowed, each missing one is optional.
-
-    >>> arguments_match({"base": 10}, {"base": [10], "unit": ["units", ""]})
-    True
-    """
-    if any(key not in allowed for key in args):
-        return False
-    for key, values in allowed.items():
-        values = values if isinstance(values, list) else [values]
-        if key not in args:
-            if OPTIONAL not in values:
-                return False
-        elif not any(value_matches(args[key], v) for v in values):
-            return False
-    return True
+# The value rules live in the shared reward (``training.rewards.value_matches`` / ``arguments_match``), so
+# a BFCL row's ground truth (every allowed value, see ``bfcl_ground_truth``) is judged the same way by
+# ``toolforge score``, the TRL reward and the evaluator. They are re-exported here for existing callers.
 
 
 def _expected_calls(possible_answer: Sequence[Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
@@ -223,6 +167,80 @@ def representative_arguments(allowed: Mapping[str, Any]) -> dict[str, Any]:
             chosen = representative_arguments(chosen)
         out[key] = chosen
     return out
+
+
+def _string_forms(value: Any, declared: Any) -> list[Any]:
+    """Other spellings of one allowed value that BFCL accepts for Java / JavaScript parameters.
+
+    BFCL asks for those languages' arguments as strings ("true", "5", "[1, 2]"), while its answers often
+    hold the typed value; a string answer on a boolean / integer / number parameter gets its typed value.
+    """
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, int | float):
+        forms = [str(value)]
+        if isinstance(value, float) and value.is_integer():
+            forms.append(str(int(value)))
+        return forms
+    if isinstance(value, list):
+        return [json.dumps(value, ensure_ascii=False)]
+    if isinstance(value, str) and value != OPTIONAL:
+        text = value.strip()
+        if declared == "boolean" and text.lower() in ("true", "false"):
+            return [text.lower() == "true"]
+        if declared in ("integer", "number"):
+            try:
+                number = float(text) if declared == "number" or "." in text else int(text)
+            except ValueError:
+                return []
+            return [number] if not isinstance(number, float) or number == number else []
+    return []
+
+
+def bfcl_ground_truth(
+    possible_answer: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] = (), category: str = ""
+) -> dict[str, Any]:
+    """The ToolForge ground truth of a BFCL answer, keeping every allowed value of every call.
+
+    Shape: ``{"tool_call": {"name", "parameters", "allowed", ["calls"]}}``: ``name`` / ``parameters`` are
+    the first call with one concrete value per argument (``representative_arguments``, for readers that
+    want one call to show or train on); ``allowed`` is ``{argument: [every allowed value]}`` (``""`` among
+    them: may be left out), which the shared reward judges by; with more than one expected call,
+    ``calls`` lists each as ``{"name", "parameters", "allowed"}`` and the reward pairs them in any order.
+    For Java / JavaScript categories each value's string spelling is allowed too (``"true"`` for true).
+
+    Args:
+        possible_answer: BFCL's ``ground_truth`` list (``[{name: {argument: [allowed values]}}]``).
+        tools: the offered OpenAI tools (their declared types give the Java / JavaScript spellings).
+        category: the BFCL category (``java``, ``javascript``, ``simple``...).
+
+    Returns:
+        The ground truth dict.
+
+    >>> bfcl_ground_truth([{"f": {"x": [1, 2], "u": ["", "cm"]}}])
+    {'tool_call': {'name': 'f', 'parameters': {'x': 1, 'u': 'cm'}, 'allowed': {'x': [1, 2], 'u': ['', 'cm']}}}
+    """
+    lenient = "java" in category  # java, javascript, simple_java, simple_javascript...
+    types: dict[str, dict[str, Any]] = {}
+    for tool in tools:
+        fn = tool.get("function", tool)
+        props = (fn.get("parameters") or {}).get("properties") or {}
+        types[fn.get("name")] = {k: v.get("type") for k, v in props.items() if isinstance(v, dict)}
+    calls = []
+    for name, allowed in _expected_calls(possible_answer):
+        values_by_arg: dict[str, list[Any]] = {}
+        for key, values in allowed.items():
+            values = list(values) if isinstance(values, list) else [values]
+            if lenient:
+                declared = types.get(name, {}).get(key)
+                for value in list(values):
+                    values.extend(f for f in _string_forms(value, declared) if f not in values)
+            values_by_arg[key] = values
+        calls.append({"name": name, "parameters": representative_arguments(allowed), "allowed": values_by_arg})
+    first = dict(calls[0])
+    if len(calls) > 1:
+        first["calls"] = calls
+    return {"tool_call": first}
 
 
 # --- rows ----------------------------------------------------------------------------------------------
@@ -386,8 +404,7 @@ def _bfcl_row(record: dict[str, Any], answer: Any) -> tuple[dict[str, Any] | Non
         return None, "live_relevance record (any call counts; not supported)"
     if not isinstance(answer, list) or not answer or not all(isinstance(a, dict) for a in answer):
         return None, "no possible_answer"
-    name, allowed = _expected_calls(answer)[0]
-    gt = {"tool_call": {"name": name, "parameters": representative_arguments(allowed)}}
+    gt = bfcl_ground_truth(answer, tools, category)
     extra = {"bfcl_possible_answer": answer}
     return make_row(record_id, messages, tools, "execution", gt, f"bfcl:{category}", extra), ""
 

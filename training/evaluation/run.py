@@ -24,7 +24,7 @@ from training.client import ServiceClient, ServiceError
 from training.evaluation import benchmarks as benchmarks_io
 from training.evaluation.backends import Backend, Progress
 from training.evaluation.metrics import SampleResult, argument_counts, schema_complexity, summarize
-from training.rewards.scoring import loads_json, read_ground_truth, score_completion
+from training.rewards.scoring import expected_calls, loads_json, read_ground_truth, score_completion
 
 EVAL_SPLITS = ("heldout", "external")  # generated from held-out tools, or an external benchmark
 FORMATS = ("toolforge", "bfcl", "when2call")
@@ -210,9 +210,10 @@ def _find(tools: Sequence[Mapping[str, Any]], name: Any) -> Mapping[str, Any] | 
 def score_row(row: Mapping[str, Any], completion: str) -> SampleResult:
     """Score one completion against its row with the shared reward (tiered and binary).
 
-    BFCL rows (``extra_info.bfcl_possible_answer``) are re-judged by ``benchmarks_io.bfcl_match`` on the
-    calls the shared parser found: 1 when matched, 0.5 for the right tool names, else 0; a malformed
-    reply stays 0. Their argument counts use the allowed values too (``bfcl_argument_counts``).
+    BFCL rows carry every allowed value in their ground truth (``benchmarks_io.bfcl_ground_truth``), so
+    the shared reward alone judges them, as ``toolforge score`` and the TRL reward do. Rows read before
+    that (``extra_info.bfcl_possible_answer`` but one value per argument) get that ground truth rebuilt
+    from the answer first. Argument counts of rows with allowed values use them too.
 
     Args:
         row: a ToolForge sample row.
@@ -224,28 +225,24 @@ def score_row(row: Mapping[str, Any], completion: str) -> SampleResult:
     gt = row["reward_model"]
     tools = _tools_of(row)
     extra = row.get("extra_info") or {}
+    expected, payload = read_ground_truth(gt)
+    possible = extra.get("bfcl_possible_answer")
+    if expected == "execution" and possible and not isinstance(payload.get("allowed"), dict):
+        domain = str(extra.get("domain") or "")
+        gt = benchmarks_io.bfcl_ground_truth(possible, tools, domain.removeprefix("bfcl:"))
+        expected, payload = read_ground_truth(gt)
     tiered = score_completion(completion, gt, tools, "tiered")
     binary = score_completion(completion, gt, tools, "binary")
     reward, reward_binary, reason = tiered.reward, binary.reward, tiered.reason
-    expected, payload = read_ground_truth(gt)
     called = tuple(c.name for c in tiered.calls)
-    possible = extra.get("bfcl_possible_answer")
-    if expected == "execution" and possible:
-        expected_calls = benchmarks_io.expected_names(possible)
-        if tiered.predicted_behavior != "malformed":
-            if benchmarks_io.bfcl_match(tiered.calls, possible):
-                reward, reward_binary, reason = 1.0, 1.0, "matches the BFCL possible answer"
-            elif called and sorted(called) == sorted(expected_calls):
-                reward, reward_binary, reason = 0.5, 0.0, "right tool(s), arguments outside the BFCL answer"
-            else:
-                reward, reward_binary = 0.0, 0.0
-    else:
-        expected_calls = (payload["name"],) if expected == "execution" else ()
+    wants = expected_calls(payload) if expected == "execution" else []
+    expected_names = tuple(str(w.get("name")) for w in wants)
     target_name = payload.get("name") if expected == "execution" else payload.get("tool")
     target = _find(tools, target_name)
     tp = fp = fn = 0
-    if expected == "execution" and possible:
-        tp, fp, fn = benchmarks_io.bfcl_argument_counts(tiered.calls, possible)
+    if wants and all(isinstance(w.get("allowed"), dict) for w in wants):
+        answer = [{str(w.get("name")): w["allowed"]} for w in wants]
+        tp, fp, fn = benchmarks_io.bfcl_argument_counts(tiered.calls, answer)
     elif expected == "execution":
         want = payload.get("parameters", payload.get("arguments")) or {}
         props = ((target or {}).get("function", target or {}).get("parameters") or {}).get("properties") or {}
@@ -261,7 +258,7 @@ def score_row(row: Mapping[str, Any], completion: str) -> SampleResult:
         reward_binary=reward_binary,
         reason=reason,
         called=called,
-        expected_calls=expected_calls,
+        expected_calls=expected_names,
         offered=benchmarks_io.offered_names(tools),
         arg_tp=tp,
         arg_fp=fp,

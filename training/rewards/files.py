@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.records import GROUND_TRUTH_KEY, find_tool, iter_jsonl
+from generators.records import GROUND_TRUTH_KEY, iter_jsonl
 from training.rewards.scoring import (
     EXPECTED_BEHAVIORS,
     PREDICTED_BEHAVIORS,
     REWARD_MODES,
     RewardMode,
     completion_text,
+    expected_calls,
     loads_json,
     read_ground_truth,
     score_completion,
@@ -37,10 +38,21 @@ def _read_jsonl(path: str | Path) -> Iterator[tuple[int, Any | None, str | None]
     return iter_jsonl(path, loads_json)
 
 
-def _target_tools(tools: Any, name: Any) -> list[Any]:
-    """Keep only the expected tool: the reward reads no other, and whole tool lists would fill memory."""
-    tool = find_tool(tools, name, loads=loads_json)
-    return [tool] if tool is not None else []
+def _target_tools(tools: Any, names: set[Any]) -> list[Any]:
+    """Keep only the expected tools: the reward reads no other, and whole tool lists would fill memory."""
+    if isinstance(tools, str):
+        tools = loads_json(tools)
+    if not isinstance(tools, list):
+        return []
+    kept = []
+    for tool in tools:
+        if isinstance(tool, str):  # Parquet's list<arrow.json> items
+            tool = loads_json(tool)
+        fn = tool.get("function", tool) if isinstance(tool, dict) else None
+        if isinstance(fn, dict) and fn.get("name") in names:
+            kept.append(tool)
+            names = names - {fn.get("name")}
+    return kept
 
 
 def _sample_from_row(row: Any) -> tuple[str | None, _Sample]:
@@ -50,7 +62,10 @@ def _sample_from_row(row: Any) -> tuple[str | None, _Sample]:
     if row.get("reward_model") is None:
         raise ValueError("sample row has no reward_model")
     expected, payload = read_ground_truth(row["reward_model"])
-    tools = _target_tools(row.get("tools"), payload.get("name", payload.get("tool")))
+    names = {payload.get("name", payload.get("tool"))}
+    if expected == "execution":  # several expected calls (BFCL parallel rows) need each of their tools
+        names.update(c.get("name") for c in expected_calls(payload))
+    tools = _target_tools(row.get("tools"), names)
     extra = row.get("extra_info")
     sample_id = extra.get("sample_id") if isinstance(extra, dict) else None
     return (str(sample_id) if sample_id is not None else None), _Sample({GROUND_TRUTH_KEY[expected]: payload}, tools)

@@ -57,26 +57,91 @@ _STRONG_DECLINES: tuple[str, ...] = (
     "don't have a tool", "do not have a tool", "don't have the ability", "do not have the ability",
     "none of the available tools", "none of the tools", "no tool", "outside the scope", "outside my",
     "beyond my", "not within my", "not supported", "not allowed",
+    # BFCL's own wording ("If none of the functions can be used, point it out").
+    "none of the provided", "none of the given", "none of the available functions", "none of the functions",
+    "none of these functions", "none of these tools", "no function", "no suitable function",
+    "no relevant function", "no available function", "don't have a function", "do not have a function",
+    "can't be used", "cannot be used", "can not be used", "not suitable", "not applicable", "not possible",
+    "isn't possible", "cannot be fulfilled", "can't be fulfilled", "cannot be answered", "can't be answered",
+    "cannot be done", "can't be done", "doesn't support", "does not support", "don't support",
+    "do not support", "not designed to", "not programmed to", "not capable of", "don't have any function",
+    "do not have any function", "don't have any tool", "do not have any tool", "there is no function",
+    "there are no functions", "don't have the capabilit", "do not have the capabilit", "don't have real-time",
+    "do not have real-time", "lack the ability", "lack the capabilit", "lack access", "no access to",
 )
 # Every strong decline contains one of these, so most replies are cleared by a few substring tests.
 _DECLINE_TRIGGERS: tuple[str, ...] = (
-    "n't", "not", "unable", "decline", "no tool", "none of", "outside", "beyond",
+    "n't", "not", "unable", "decline", "no tool", "none of", "outside", "beyond", "no function",
+    "no suitable", "no relevant", "no available", "lack", "no access",
 )
 # Polite openers decline only when the reply is not also a question ("Sorry, which city?" asks).
 _WEAK_DECLINES: tuple[str, ...] = ("sorry", "apologi", "unfortunately", "i'm afraid")
+# A reply that reports an outcome it cannot have (no tool was called) pretends: it neither asks nor declines,
+# whatever else it says ("I found 3 flights to Denver. Shall I book one?").
+_PRETENDS = re.compile(
+    r"\b(?:i(?:'ve| have)? (?:found|located|looked up|checked|booked|sent|scheduled|ordered|placed|created|added"
+    r"|reserved|set up|updated|cancell?ed|canceled|turned|transferred|gone ahead|went ahead)\b"
+    r"|here(?: is|'s| are) (?:the|your|some|one)\b|ha(?:s|ve) been (?:booked|sent|scheduled|created|placed|set"
+    r"|updated|cancell?ed|canceled)\b|successfully|(?:is|are) confirmed|done!|all done"
+    r"|(?:there are|i see|i got|i've got) \d+\b)"
+)
+# Every pretence contains one of these: a few substring tests clear most replies before the regex runs.
+_PRETEND_TRIGGERS: tuple[str, ...] = (
+    "found", "locat", "looked", "checked", "booked", "sent", "schedul", "ordered", "placed", "created", "added",
+    "reserved", "set", "updated", "cancel", "turned", "transferr", "ahead", "here", "success", "confirm", "done",
+    "there are", "i see", "got",
+)
+# After a decline, these show the reply going on to answer or do the task anyway ("Sorry, ... enjoy 'Blue
+# Morning'!", "... but you can turn it off by holding the button", "Here is the first one: [password]").
+_DELIVERS = re.compile(
+    r"\benjoy\b|\bby (?:holding|pressing|clicking|tapping|turning|selecting|opening|going to)\b|the first one"
+    r"|\[[a-z_ ]{2,30}\]|\banyway\b|\bthat said, here|\bhere(?:'s| is) (?:how|what)\b|i can tell you"
+    r"|[$\u20ac\u00a3]\s?\d|\d\s?\u00b0"
+)
+_DELIVER_TRIGGERS: tuple[str, ...] = ("enjoy", "by ", "first", "anyway", "said", "here", "tell", "[", "$", "\u00b0",
+                                      "\u20ac", "\u00a3")
 _REQUESTS: tuple[str, ...] = (
     "please provide", "please specify", "please tell me", "please let me know", "please share",
     "please confirm", "let me know", "could you provide", "could you tell", "could you specify",
-    "can you provide", "can you tell", "i need", "i'll need", "i will need", "need to know",
+    "can you provide", "can you tell", "i need", "i'll need", "i will need", "need to know", "i'd need",
+    "i would need", "please give", "please indicate", "please enter", "please include", "i require",
+    "kindly provide", "kindly share", "kindly specify",
 )
 # Every request contains one of these (the same prefilter as for declines).
-_REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can you", "need")
-# Words that carry no information about *which* parameter a question asks for.
+_REQUEST_TRIGGERS: tuple[str, ...] = ("please", "let me know", "could you", "can you", "need", "require", "kindly")
+# A question that offers to go on, or to help with something else, or only confirms a guess, asks for nothing
+# the call needs ("Shall I book one?", "Anything else?", "Would you like the forecast for Paris?", "Is that
+# right?"); unless it offers a choice ("Shall I use metric or imperial?", "Would you like a window or aisle?").
+_OFFER = re.compile(
+    r"^(?:(?:so|ok|okay|great|alright|sure|now|then|and|or|also)\W+)*(?:shall (?:i|we)\b|should i\b"
+    r"|would you like me\b|do you (?:want|need) me\b|want me to\b|can i (?:help|assist|do)\b|may i (?:help|assist)\b"
+    r"|how else\b"
+    r"|what else\b|how (?:else )?can i (?:help|assist)\b|is there (?:anything|something|any other|another)\b"
+    r"|anything else\b|something else\b"
+    r"|(?:does|do) (?:that|this|these) (?:work|sound|help)\b"
+    r"|is (?:that|this) (?:ok|okay|all right|alright|fine|correct|right)\b)"
+)
+# A yes/no question about what the user wants ("Would you like the forecast for Paris?") asks only where it
+# names the missing value ("Would you like to give me the city?"); otherwise it offers.
+_YES_NO_QUESTION = re.compile(
+    r"^(?:(?:so|ok|okay|great|alright|sure|now|then|and|also)\W+)*(?:would you like|do you (?:want|need))\b"
+)
+_OFFER_ANYWHERE: tuple[str, ...] = (
+    "anything else", "something else", "let me know if", "feel free", "is that right", "is that correct",
+    "is that ok", "does that work", "sound good", "sounds good",
+)
+# Words that carry no information about *which* parameter a question asks for. "number" and "string" are
+# not among them: "numbers_list" is asked for by "which numbers?".
 _STOPWORDS = frozenset(
     "the and for with that this from into your you which what will should must when where value values "
-    "parameter parameters format string number integer example optional required default given used use "
+    "parameter parameters format example optional required default given used use "
     "each also such like than then there their them they these those only more most other some any all "
     "can may one two e.g i.e etc e g".split()
+)
+# Function words are never a keyword, even as part of a parameter name (the "to" of "where_to"); a name made
+# of nothing else ("to", "from") keeps them, as its only handle.
+_FUNCTION_WORDS = frozenset(
+    "a an the to of in on at by for from with into onto as is be or and if per via".split()
 )
 # Question words that ask for a kind of value without naming the parameter ("When do you fly?").
 _HINTS: dict[str, tuple[str, ...]] = {
@@ -84,6 +149,9 @@ _HINTS: dict[str, tuple[str, ...]] = {
     "location": ("where",), "city": ("where",), "place": ("where",), "address": ("where",),
     "destination": ("where",), "origin": ("where",), "country": ("where",),
     "amount": ("much", "many"), "quantity": ("many",), "count": ("many",), "price": ("much",),
+    "year": ("when",), "month": ("when",), "hour": ("when",), "deadline": ("when",), "schedule": ("when",),
+    "cost": ("much",), "budget": ("much",), "duration": ("long",), "num": ("many",), "number": ("many",),
+    "recipient": ("who", "whom"), "person": ("who",), "people": ("many",), "guest": ("many",),
 }
 # fmt: on
 
@@ -389,6 +457,123 @@ def _compare_arguments(got: dict[str, Any], want: dict[str, Any], props: dict[st
     return None
 
 
+# --- allowed values (BFCL's possible answers) ---------------------------------------------------------
+
+OPTIONAL = ""  # among an argument's allowed values: the argument may be left out (BFCL's marker)
+_BFCL_STRIP = re.compile(r"[ ,./\-_*^]")
+
+
+def _norm(text: str) -> str:
+    return _BFCL_STRIP.sub("", text).lower().replace("'", '"')
+
+
+def value_matches(value: Any, allowed: Any) -> bool:
+    """Whether one argument value equals one allowed value, as BFCL compares them.
+
+    Args:
+        value: the model's value.
+        allowed: one entry of an argument's allowed-value list.
+
+    Returns:
+        True for equal numbers (not booleans), strings equal after BFCL's normalisation (case-insensitive,
+        ignoring spaces and ``,./-_*^``), element-wise equal lists, and dicts matching key by key (a dict
+        of allowed-value lists, as BFCL writes nested answers, or a plain dict).
+
+    >>> value_matches("New York, NY", "new york ny"), value_matches(5, 5.0), value_matches(True, 1)
+    (True, True, False)
+    """
+    if isinstance(value, bool) or isinstance(allowed, bool):
+        return isinstance(value, bool) and isinstance(allowed, bool) and value == allowed
+    if isinstance(value, int | float) and isinstance(allowed, int | float):
+        return value == allowed
+    if isinstance(value, str) and isinstance(allowed, str):
+        return value == allowed or _norm(value) == _norm(allowed)
+    if isinstance(value, list) and isinstance(allowed, list):
+        pairs = zip(value, allowed, strict=False)
+        return len(value) == len(allowed) and all(value_matches(v, a) for v, a in pairs)
+    if isinstance(value, dict) and isinstance(allowed, dict):
+        if allowed and all(isinstance(a, list) for a in allowed.values()) and arguments_match(value, allowed):
+            return True
+        return value.keys() == allowed.keys() and all(value_matches(value[k], allowed[k]) for k in value)
+    return value is None and allowed is None
+
+
+def arguments_match(args: dict[str, Any], allowed: dict[str, Any], props: dict[str, Any] | None = None) -> bool:
+    """Whether call arguments satisfy an ``{argument: [allowed values]}`` answer.
+
+    Args:
+        args: the model's arguments (a null value counts as omitted).
+        allowed: each expected argument with its allowed values (``""`` among them: may be omitted).
+        props: the tool's parameter schemas; an argument outside ``allowed`` passes at its declared default.
+
+    Returns:
+        True when no argument is unexpected, each given one is allowed, each missing one is optional.
+
+    >>> arguments_match({"base": 10}, {"base": [10], "unit": ["units", ""]})
+    True
+    """
+    return _allowed_difference(args, allowed, props or {}) is None
+
+
+def _allowed_difference(got: dict[str, Any], allowed: dict[str, Any], props: dict[str, Any]) -> str | None:
+    """None if the arguments satisfy the allowed values, else the first difference."""
+    for key, value in got.items():
+        if value is not None and key not in allowed and not _at_default(props, key, value):
+            return f"unexpected argument {key!r}"
+    for key, values in allowed.items():
+        values = values if isinstance(values, list) else [values]
+        value = got.get(key)
+        if value is None:
+            if OPTIONAL not in values and not any(_at_default(props, key, v) for v in values):
+                return f"argument {key!r} is missing"
+        elif not any(value_matches(value, v) for v in values):
+            return f"argument {key!r} is {_short(value)}, not an allowed value"
+    return None
+
+
+def expected_calls(want: dict[str, Any]) -> list[dict[str, Any]]:
+    """The calls a ``tool_call`` ground truth expects: its ``calls`` list, or the payload itself.
+
+    Args:
+        want: the ``tool_call`` payload: ``{"name", "parameters"}``, optionally ``"allowed"``
+            (``{argument: [values]}``) and, for several calls, ``"calls"``: a list of such objects.
+
+    Returns:
+        One ``{"name", ...}`` dict per expected call.
+    """
+    calls = want.get("calls")
+    if isinstance(calls, list) and calls and all(isinstance(c, dict) for c in calls):
+        return calls
+    return [want]
+
+
+def _call_difference(call: ToolCall, want: dict[str, Any], tools: Any) -> str | None:
+    props = _properties(_find_tool(tools, call.name))
+    allowed = want.get("allowed")
+    if isinstance(allowed, dict):
+        return _allowed_difference(call.arguments, allowed, props)
+    want_args = want.get("parameters", want.get("arguments"))
+    return _compare_arguments(call.arguments, want_args if isinstance(want_args, dict) else {}, props)
+
+
+def _pair_calls(calls: Sequence[ToolCall], wants: list[dict[str, Any]], tools: Any) -> bool:
+    """Whether the calls pair one-to-one, in any order, with expected calls they satisfy."""
+    used = [False] * len(wants)
+
+    def pair(i: int) -> bool:
+        if i == len(calls):
+            return True
+        for j, want in enumerate(wants):
+            if not used[j] and calls[i].name == want.get("name") and _call_difference(calls[i], want, tools) is None:
+                used[j] = True
+                if pair(i + 1):
+                    return True
+                used[j] = False
+        return False
+
+    return pair(0)
+
+
 def _short(value: Any) -> str:
     try:
         text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -420,8 +605,41 @@ def _contains_any(low: str, triggers: tuple[str, ...], phrases: tuple[str, ...])
     return False
 
 
-def _asks(low: str) -> bool:
-    return "?" in low or _contains_any(low, _REQUEST_TRIGGERS, _REQUESTS)
+# How much a reply asks: not at all, only a yes/no "Would you like ...?" (asking only if it names the missing
+# value), or a real question or request.
+_NO, _YES_NO, _ASKS = 0, 1, 2
+
+
+def _question_kind(question: str) -> int:
+    """How one question (lower-cased, without its "?") asks: an offer, a yes/no question, or a real one."""
+    if " or " in question:
+        return _ASKS  # a choice between values asks for one ("Shall I use metric or imperial units?")
+    if _OFFER.match(question) is not None:
+        return _NO
+    for phrase in _OFFER_ANYWHERE:
+        if phrase in question:
+            return _NO
+    if _YES_NO_QUESTION.match(question) is not None:
+        return _YES_NO
+    return _ASKS
+
+
+def _asks(low: str) -> int:
+    """How the reply asks the user for something (``_NO`` / ``_YES_NO`` / ``_ASKS``): its most asking question,
+    or a request ("Please provide the date.")."""
+    kind = _NO
+    if "?" in low:
+        parts = low.split("?")
+        for part in parts[:-1]:
+            start = max(part.rfind("."), part.rfind("!"), part.rfind("\n"), part.rfind(":"), part.rfind(";"))
+            question = part[start + 1 :].strip()
+            if question:
+                kind = max(kind, _question_kind(question))
+                if kind == _ASKS:
+                    return kind
+    if "let me know if" in low:  # "let me know if you need anything else" offers, it does not ask
+        low = low.replace("let me know if", "")
+    return _ASKS if _contains_any(low, _REQUEST_TRIGGERS, _REQUESTS) else kind
 
 
 def _declines(low: str, asks: bool) -> bool:
@@ -449,56 +667,104 @@ def _forms(words: set[str]) -> frozenset[str]:
     return frozenset(forms)
 
 
+# (name, description, enum values and nested property names as text) per parameter.
+_Params = tuple[tuple[str, str, str], ...]
+
+
 @lru_cache(maxsize=2048)
-def _tool_keywords(tool: str, tool_description: str, params: tuple[tuple[str, str], ...]) -> dict[str, frozenset[str]]:
+def _tool_keywords(params: _Params) -> dict[str, frozenset[str]]:
     """For each parameter, the words showing that a question asks for it.
 
-    A parameter's words are the parts of its name and the words of its description, less those that do not
-    single it out: words of the tool's own name and description, and words its sibling parameters share
-    ("start_time" and "end_time" share "time"; asking for the start does not ask for the end). A name left
-    with nothing distinctive keeps all its parts; short names ("to", "id") count when they are all there is.
-    Question words that ask for a kind of value ("when" for a date) are added from the name's parts.
-    Callers must not mutate the result (it is cached).
+    A parameter's words are the parts of its name, the words of its description, its enum values and the
+    names of its nested properties ("specialty" with enum dentist/orthodontist; an object's "street",
+    "zip"). Only words a sibling parameter shares are dropped ("start_time" and "end_time" share "time";
+    asking for the start does not ask for the end). Words the tool's own name or description shares are
+    kept: "City name" still names ``location`` when the tool says it searches a city ("Which stock?" asks
+    for ``symbol`` of ``get_stock_price``). Function words ("to" of ``where_to``) are never keywords unless
+    the name is nothing else ("to"). Question words that ask for a kind of value ("when" for a date) are
+    added from the name. Callers must not mutate the result (it is cached).
     """
-    tool_words = set(_tokens(tool)) | set(_tokens(tool_description))
-    name_words = {
-        name: [w for w in _tokens(name) if len(w) >= 3 and w not in _STOPWORDS] or _tokens(name) for name, _ in params
+    name_words = {}
+    for name, _, _ in params:
+        parts = _tokens(name)
+        content = [w for w in parts if w not in _FUNCTION_WORDS]
+        name_words[name] = [w for w in content if len(w) >= 3 and w not in _STOPWORDS] or content or parts
+    desc_words = {
+        name: {w for w in _tokens(desc) if len(w) >= 4 and w not in _STOPWORDS}
+        | {w for w in _tokens(extra) if len(w) >= 3 and w not in _STOPWORDS and w not in _FUNCTION_WORDS}
+        for name, desc, extra in params
     }
-    desc_words = {name: {w for w in _tokens(desc) if len(w) >= 4 and w not in _STOPWORDS} for name, desc in params}
     result = {}
-    for name, _ in params:
+    for name, _, _ in params:
         sibling_names: set[str] = set()
         sibling_all: set[str] = set()
-        for other, _ in params:
+        for other, _, _ in params:
             if other != name:
                 sibling_names.update(name_words[other])
                 sibling_all.update(name_words[other], desc_words[other])
         words = {w for w in name_words[name] if w not in sibling_names} or set(name_words[name])
-        words.update(w for w in desc_words[name] if w not in tool_words and w not in sibling_all)
+        words.update(w for w in desc_words[name] if w not in sibling_all)
         for word in name_words[name]:
             words.update(_HINTS.get(word, ()))
         result[name] = _forms(words)
     return result
 
 
-def _missing_keywords(fn: dict[str, Any], tool: str, missing: Sequence[str]) -> list[frozenset[str]]:
-    props = _properties(fn)
-    description = fn.get("description")
-    params = tuple(
-        (name, d if isinstance(d := schema.get("description") if isinstance(schema, dict) else None, str) else "")
-        for name, schema in props.items()
-    )
-    keywords = _tool_keywords(tool, description if isinstance(description, str) else "", params)
+def _schema_words(schema: dict[str, Any]) -> str:
+    """A parameter's enum values and nested property names (one level, also of array items) as text."""
+    words: list[str] = []
+    enum = schema.get("enum")
+    if isinstance(enum, list):
+        words.extend(v for v in enum if isinstance(v, str))
+    for sub in (schema, schema.get("items")):
+        props = sub.get("properties") if isinstance(sub, dict) else None
+        if isinstance(props, dict):
+            words.extend(props)
+        sub_enum = sub.get("enum") if isinstance(sub, dict) and sub is not schema else None
+        if isinstance(sub_enum, list):
+            words.extend(v for v in sub_enum if isinstance(v, str))
+    return " ".join(words)
+
+
+def _missing_keywords(fn: dict[str, Any], missing: Sequence[str]) -> list[frozenset[str]]:
+    params: list[tuple[str, str, str]] = []
+    for name, schema in _properties(fn).items():
+        if not isinstance(schema, dict):
+            params.append((name, "", ""))
+            continue
+        description = schema.get("description")
+        nested = "enum" in schema or "properties" in schema or "items" in schema
+        extra = _schema_words(schema) if nested else ""
+        params.append((name, description if isinstance(description, str) else "", extra))
+    keywords = _tool_keywords(tuple(params))
     # A missing parameter the offered tools do not describe is identified by its name alone.
-    return [keywords.get(m) or _tool_keywords(tool, "", ((m, ""),))[m] for m in missing]
+    return [keywords.get(m) or _tool_keywords(((m, "", ""),))[m] for m in missing]
 
 
-def _no_call_behavior(low: str) -> tuple[Behavior, bool]:
-    """Classify a reply without a call: refusal, clarification or direct_answer (and whether it asks)."""
-    asks = _asks(low)
+def _any_in(low: str, triggers: tuple[str, ...]) -> bool:
+    for trigger in triggers:
+        if trigger in low:
+            return True
+    return False
+
+
+def _no_call_behavior(low: str) -> tuple[Behavior, int]:
+    """Classify a reply without a call: refusal, clarification or direct_answer, and how it asks (``_asks``).
+
+    A reply reporting an outcome no tool produced ("I found 3 flights...") pretends: a direct answer, even
+    with a question. One that declines and then answers or does the task anyway is a direct answer too.
+    A yes/no "Would you like ...?" alone is no clarification (it is one only where it names the missing
+    value, which only the clarification scorer knows).
+    """
+    if _any_in(low, _PRETEND_TRIGGERS) and _PRETENDS.search(low) is not None:
+        return "direct_answer", _NO
+    kind = _asks(low)
+    asks = kind == _ASKS
     if _declines(low, asks):
-        return "refusal", asks
-    return ("clarification" if asks else "direct_answer"), asks
+        if _any_in(low, _DELIVER_TRIGGERS) and _DELIVERS.search(low) is not None:
+            return ("clarification" if asks else "direct_answer"), kind
+        return "refusal", kind
+    return ("clarification" if asks else "direct_answer"), kind
 
 
 # --- scoring -------------------------------------------------------------------------------------------
@@ -510,6 +776,10 @@ def read_ground_truth(ground_truth: Any) -> tuple[ExpectedBehavior, dict[str, An
     Args:
         ground_truth: ``{"tool_call": {...}}``, ``{"clarification": {...}}`` or ``{"refusal": {...}}``;
             also wrapped as ``{"style": "rule", "ground_truth": ...}``. Null keys (Arrow) are skipped.
+            A ``tool_call`` is ``{"name", "parameters"}`` (one exact value per argument), optionally with
+            ``"allowed": {argument: [values...]}`` (any value counts, ``""`` = may be omitted, compared
+            by ``value_matches``; then ``parameters`` is only a representative) and, when several calls
+            are expected, ``"calls": [{"name", "parameters", "allowed"}, ...]`` (paired in any order).
 
     Returns:
         ("execution" | "clarification" | "refusal", payload dict).
@@ -538,6 +808,19 @@ def score_completion(text: str, ground_truth: Any, tools: Any = None, mode: Rewa
         tools: the tools offered (OpenAI tool dicts or their JSON text); supplies parameter defaults and
             descriptions. Without it, no default is known and only parameter names identify a question.
         mode: "tiered" (1 / 0.5 / 0.25 / 0 partial credit) or "binary" (1 only when fully correct).
+
+    Tiers (tiered mode):
+
+    ============= ==================================================================================
+    expected      1.0 / 0.5 / 0.25 / 0
+    ============= ==================================================================================
+    execution     1 the exact call (any allowed value); 0.5 the right tool(s), other arguments;
+                  0 no call, another tool, malformed
+    clarification 1 asks for every missing value (its name, description words, enum values, nested
+                  fields); 0.5 asks, but not recognisably for it (another value, a paraphrase sharing no
+                  word); 0.25 declines, answers, pretends results or offers to go on; 0 calls, malformed
+    refusal       1 declines (and does not then answer or pretend); 0.25 asks a question; 0 otherwise
+    ============= ==================================================================================
 
     Returns:
         The reward with the predicted behaviour, the parsed calls and a one-line reason.
@@ -587,17 +870,25 @@ def _score_execution(parsed: ParsedCompletion, want: dict[str, Any], tools: Any)
         if isinstance(name, str) and name in parsed.text:
             return 0.0, predicted, f"mentions {name} but makes no tool call"
         return 0.0, predicted, "no tool call"
-    if len(parsed.calls) > 1:
-        return 0.0, "tool_call", f"{len(parsed.calls)} tool calls, expected one"
-    call = parsed.calls[0]
-    if call.name != name:
-        return 0.0, "tool_call", f"called {call.name}, expected {name}"
-    want_args = want.get("parameters", want.get("arguments"))
-    want_args = want_args if isinstance(want_args, dict) else {}
-    diff = _compare_arguments(call.arguments, want_args, _properties(_find_tool(tools, call.name)))
-    if diff is not None:
-        return 0.5, "tool_call", f"right tool, {diff}"
-    return 1.0, "tool_call", "exact call"
+    several = want.get("calls")
+    if not several or not isinstance(several, list) or len(several) < 2:
+        if len(parsed.calls) > 1:
+            return 0.0, "tool_call", f"{len(parsed.calls)} tool calls, expected one"
+        call = parsed.calls[0]
+        if call.name != name:
+            return 0.0, "tool_call", f"called {call.name}, expected {name}"
+        diff = _call_difference(call, want, tools)
+        if diff is not None:
+            return 0.5, "tool_call", f"right tool, {diff}"
+        return 1.0, "tool_call", "exact call"
+    wants = expected_calls(want)
+    got_names = sorted(c.name for c in parsed.calls)
+    want_names = sorted(str(w.get("name")) for w in wants)
+    if got_names != want_names:
+        return 0.0, "tool_call", f"called {', '.join(got_names)}, expected {', '.join(want_names)}"
+    if _pair_calls(parsed.calls, wants, tools):
+        return 1.0, "tool_call", f"all {len(wants)} calls exact"
+    return 0.5, "tool_call", f"right {len(wants)} tools, arguments differ"
 
 
 def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: Any) -> Verdict:
@@ -607,22 +898,25 @@ def _score_clarification(parsed: ParsedCompletion, want: dict[str, Any], tools: 
     if parsed.calls:
         return 0.0, "tool_call", "called a tool instead of asking for the missing information"
     low = _lower(parsed.text)
-    predicted, asks = _no_call_behavior(low)
+    predicted, kind = _no_call_behavior(low)
     raw_missing = want.get("missing")
     missing = [m for m in raw_missing if isinstance(m, str)] if isinstance(raw_missing, list | tuple) else []
-    if asks:
+    if kind != _NO:
         tool = want.get("tool")
         tool = tool if isinstance(tool, str) else ""
         words = set(_WORDS.findall(low))
-        keywords = _missing_keywords(_find_tool(tools, tool), tool, missing)
+        keywords = _missing_keywords(_find_tool(tools, tool), missing)
         unasked = [m for m, kws in zip(missing, keywords, strict=True) if words.isdisjoint(kws)]
         if not unasked:
             return 1.0, "clarification", "asks for the missing information"
-        if predicted == "clarification":
-            return 0.5, predicted, f"asks, but not for {', '.join(unasked)}"
+        if kind == _YES_NO:  # "Would you like to know more?" neither asks for the value nor asks at all
+            return 0.25, predicted, "no call, and a yes/no offer that does not name the missing information"
+        # A question that does not name the missing value (another value, or a paraphrase sharing no word
+        # with the parameter) still asks instead of guessing: above a decline or an answer, below naming it.
+        return 0.5, predicted, f"asks, but not for {', '.join(unasked)}"
     if predicted == "refusal":
-        return 0.5, predicted, "declines instead of asking for the missing information"
-    return 0.5, predicted, "no call, but does not ask for the missing information"
+        return 0.25, predicted, "declines instead of asking for the missing information"
+    return 0.25, predicted, "no call, but does not ask for the missing information"
 
 
 def _score_refusal(parsed: ParsedCompletion) -> Verdict:

@@ -38,8 +38,9 @@ def tool_call_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
             except ``log_extra``, which receives each completion's predicted behaviour and reason.
 
     Returns:
-        One reward per completion: 1 exact, 0.5 right tool with wrong arguments or a vaguer reply,
-        0.25 a question where a decline was due, 0 otherwise.
+        One reward per completion (see ``score_completion`` for the full tier table): 1 exact; 0.5 right
+        tool with wrong arguments, or a question that does not name the missing value; 0.25 a decline or
+        answer where a question was due, or a question where a decline was due; 0 otherwise.
 
     >>> rm = [{"style": "rule", "ground_truth": {"refusal": {"reason": "harmful"}}}] * 2
     >>> tool_call_reward([[{"role": "assistant", "content": "Sorry, I can't help with that."}],

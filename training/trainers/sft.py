@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from training.rewards.scoring import read_ground_truth
+from training.rewards.scoring import expected_calls, read_ground_truth
 
 REFUSAL_REPLY = "I'm sorry, but I can't help with that request."
 
@@ -49,12 +49,15 @@ def reference_answer(ground_truth: Any) -> str:
     """
     behaviour, payload = read_ground_truth(ground_truth)
     if behaviour == "execution":
-        params = payload.get("parameters", payload.get("arguments")) or {}
-        # Arrow fills absent keys with null; a null argument means "not given".
-        args = {k: v for k, v in params.items() if v is not None}
-        # json.dumps separates with ", " and ": " as Qwen 2.5 writes calls (orjson would be compact).
-        call = json.dumps({"name": payload["name"], "arguments": args}, ensure_ascii=False)
-        return f"<tool_call>\n{call}\n</tool_call>"
+        blocks = []
+        for want in expected_calls(payload):  # several when a BFCL row expects parallel calls
+            params = want.get("parameters", want.get("arguments")) or {}
+            # Arrow fills absent keys with null; a null argument means "not given".
+            args = {k: v for k, v in params.items() if v is not None}
+            # json.dumps separates with ", " and ": " as Qwen 2.5 writes calls (orjson would be compact).
+            call = json.dumps({"name": want["name"], "arguments": args}, ensure_ascii=False)
+            blocks.append(f"<tool_call>\n{call}\n</tool_call>")
+        return "\n".join(blocks)
     if behaviour == "clarification":
         missing = [_spoken(m) for m in payload.get("missing") or [] if isinstance(m, str)]
         what = " and ".join(missing) if missing else "missing details"

@@ -111,7 +111,8 @@ def test_read_bfcl_maps_records_and_counts_skips() -> None:
     assert simple["behavior"] == "execution"
     assert simple["reward_model"]["ground_truth"] == {
         "tool_call": {"name": "calculate_triangle_area",
-                      "parameters": {"base": 10, "height": 5, "unit": "units"}}}
+                      "parameters": {"base": 10, "height": 5, "unit": "units"},
+                      "allowed": {"base": [10], "height": [5], "unit": ["units", ""]}}}
     params = simple["tools"][0]["function"]["parameters"]
     assert params["type"] == "object"  # BFCL's "dict" became JSON Schema
     assert simple["prompt"][0]["content"].endswith("</tool_call>")  # tools rendered as Qwen 2.5 renders them

@@ -356,18 +356,19 @@ CASES = [
     P("Which departure airport?", CL_DEST, 0.5, "clarification", id="clar-sibling-param"),
     # A description word no sibling shares ("arrival") identifies the parameter.
     P("What is the arrival airport?", CL_DEST, 1.0, "clarification", id="clar-distinct-description-word"),
-    # A question that does not name what is missing.
-    P("Is there anything else?", CL, 0.5, "clarification", id="clar-generic-question"),
-    # A word from the tool's own description does not single out a parameter.
-    P("Do you want the forecast?", CL_DATE, 0.5, "clarification", id="clar-tool-word-not-param"),
+    # A question that does not name what is missing still asks (0.5, above a decline or an answer).
+    P("Can you give me a bit more detail?", CL, 0.5, "clarification", id="clar-generic-question"),
+    # A word of the parameter's description ("Day of the forecast") counts even though the tool's own name and
+    # description share it: only a sibling parameter's words are dropped (issue 17).
+    P("Which forecast day?", CL_DATE, 1.0, "clarification", id="clar-tool-word-in-param-description"),
     # "update" does not contain the word "date".
-    P("Do you want an update?", CL_DATE, 0.5, "clarification", id="clar-substring-not-word"),
+    P("Which update do you mean?", CL_DATE, 0.5, "clarification", id="clar-substring-not-word"),
     # A two-letter parameter name with no description still identifies the question.
     P("Who should I send it to?", CL_TO, 1.0, "clarification", id="clar-short-name"),
     # No call, a statement rather than a question.
-    P("The weather is usually nice.", CL, 0.5, "direct_answer", id="clar-statement"),
+    P("The weather is usually nice.", CL, 0.25, "direct_answer", id="clar-statement"),
     # Declining instead of asking.
-    P("I'm sorry, I cannot help with that.", CL, 0.5, "refusal", id="clar-declines"),
+    P("I'm sorry, I cannot help with that.", CL, 0.25, "refusal", id="clar-declines"),
     # A call with a guessed value.
     P(GOOD, CL, 0.0, "tool_call", id="clar-guesses-call"),
     # An empty reply earns nothing.
