@@ -179,7 +179,7 @@ class DatasetSpec(BaseModel):
         if isinstance(value, list | tuple):
             if len(value) != 3:
                 raise ValueError("ratios needs three numbers: execution, clarification, refusal")
-            return dict(zip(("execution", "clarification", "refusal"), value, strict=True))
+            return dict(zip(BEHAVIOURS, value, strict=True))
         return value
 
 
