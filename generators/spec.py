@@ -185,7 +185,7 @@ class DatasetSpec(BaseModel):
         if isinstance(value, list | tuple):
             if len(value) not in (3, 4):
                 raise ValueError("ratios needs three or four numbers: execution, clarification, refusal[, direct]")
-            return dict(zip(("execution", "clarification", "refusal", "direct"), value, strict=False))
+            return dict(zip(BEHAVIOURS, value, strict=False))
         return value
 
 

@@ -31,7 +31,13 @@ from typing import Any
 
 import orjson
 
-from training.rewards.scoring import EXPECTED_BEHAVIORS, completion_text, read_ground_truth, score_completion
+from training.rewards.scoring import (
+    EXPECTED_BEHAVIORS,
+    binary_reward,
+    completion_text,
+    read_ground_truth,
+    score_completion,
+)
 
 ROLLOUTS_FILE = "rollouts.jsonl"
 CHART_FILE = "reward_curve.png"
@@ -91,7 +97,7 @@ def score_rollouts(completions: Sequence[Any], columns: Mapping[str, Any], mode:
     for completion, truth, offered, sample_id in zip(completions, truths, tools, ids, strict=True):
         text = completion_text(completion)
         result = score_completion(text, truth, offered, "tiered")
-        binary = 1.0 if result.reward == 1.0 else 0.0
+        binary = binary_reward(result.reward)
         rewards.append(result.reward if mode == "tiered" else binary)
         detail = result.as_dict()
         rows.append({

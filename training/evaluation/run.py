@@ -19,12 +19,12 @@ from typing import Any
 
 import orjson
 
-from generators.records import SAMPLES_FILE, file_sha256, iter_jsonl
+from generators.records import SAMPLES_FILE, file_sha256, find_tool, iter_jsonl
 from training.client import ServiceClient, ServiceError
 from training.evaluation import benchmarks as benchmarks_io
 from training.evaluation.backends import Backend, Progress
 from training.evaluation.metrics import SampleResult, argument_counts, schema_complexity, summarize
-from training.rewards.scoring import expected_calls, loads_json, read_ground_truth, score_completion
+from training.rewards.scoring import binary_reward, expected_calls, loads_json, read_ground_truth, score_completion
 
 EVAL_SPLITS = ("heldout", "external")  # generated from held-out tools, or an external benchmark
 FORMATS = ("toolforge", "bfcl", "when2call")
@@ -200,13 +200,6 @@ def _tools_of(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [loads_json(t) if isinstance(t, str) else t for t in tools]
 
 
-def _find(tools: Sequence[Mapping[str, Any]], name: Any) -> Mapping[str, Any] | None:
-    for tool in tools:
-        if tool.get("function", tool).get("name") == name:
-            return tool
-    return None
-
-
 def score_row(row: Mapping[str, Any], completion: str) -> SampleResult:
     """Score one completion against its row with the shared reward (tiered and binary).
 
@@ -232,13 +225,12 @@ def score_row(row: Mapping[str, Any], completion: str) -> SampleResult:
         gt = benchmarks_io.bfcl_ground_truth(possible, tools, domain.removeprefix("bfcl:"))
         expected, payload = read_ground_truth(gt)
     tiered = score_completion(completion, gt, tools, "tiered")
-    binary = score_completion(completion, gt, tools, "binary")
-    reward, reward_binary, reason = tiered.reward, binary.reward, tiered.reason
+    reward, reward_binary, reason = tiered.reward, binary_reward(tiered.reward), tiered.reason
     called = tuple(c.name for c in tiered.calls)
     wants = expected_calls(payload) if expected == "execution" else []
     expected_names = tuple(str(w.get("name")) for w in wants)
     target_name = payload.get("name") if expected == "execution" else payload.get("tool")
-    target = _find(tools, target_name)
+    target = find_tool(tools, target_name)
     tp = fp = fn = 0
     if wants and all(isinstance(w.get("allowed"), dict) for w in wants):
         answer = [{str(w.get("name")): w["allowed"]} for w in wants]

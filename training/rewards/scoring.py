@@ -841,10 +841,19 @@ def score_completion(text: str, ground_truth: Any, tools: Any = None, mode: Rewa
     else:
         reward, predicted, reason = _score_refusal(parsed)
     if mode == "binary":
-        reward = 1.0 if reward == 1.0 else 0.0
+        reward = binary_reward(reward)
     elif mode != "tiered":
         raise ValueError(f"mode must be one of {REWARD_MODES}, got {mode!r}")
     return ScoreResult(reward, expected, predicted, parsed.calls, reason)
+
+
+def binary_reward(tiered: float) -> float:
+    """The binary reward from the tiered one: 1 only when fully correct (one definition for every caller).
+
+    >>> [binary_reward(r) for r in (1.0, 0.5, 0.25, 0.0)]
+    [1.0, 0.0, 0.0, 0.0]
+    """
+    return 1.0 if tiered == 1.0 else 0.0
 
 
 Verdict = tuple[float, Behavior, str]

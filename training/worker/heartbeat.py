@@ -65,7 +65,7 @@ class Heartbeat:
             self.beat()
 
 
-def trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: str, main: bool,
+def trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: str, is_main: bool,
                       phase: str = "grpo", before_upload: Callable[[Path], Any] | None = None) -> Any:
     """A ``TrainerCallback`` reporting to the service, uploading checkpoints and obeying stop requests.
 
@@ -98,7 +98,7 @@ def trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: st
             heartbeat.update(metrics={**self.metrics, "step": state.global_step, "phase": phase})
 
         def on_save(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
-            if main and not heartbeat.lost.is_set():
+            if is_main and not heartbeat.lost.is_set():
                 local = Path(args.output_dir) / f"checkpoint-{state.global_step}"
                 if before_upload is not None:
                     before_upload(local)

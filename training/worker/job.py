@@ -78,26 +78,26 @@ def run_job(job: dict[str, Any], opts: WorkerOptions, client: ServiceClient, sto
         The outcome. Config errors and training errors fail the job with their message.
     """
     rank, world = process_rank()
-    main = rank == 0
+    is_main = rank == 0
     job_id = job["id"]
     try:
         cfg = TrainingConfig.from_dict(job.get("payload", {}).get("config") or {})
     except ValueError as exc:
-        if main:
+        if is_main:
             client.fail(job_id, opts.worker_id, f"invalid training config: {exc}")
         return JobResult("failed", error=str(exc))
     interval = opts.heartbeat_seconds or max(1.0, opts.lease_seconds / 3)
     with Heartbeat(client, job_id, opts.worker_id, interval, opts.lease_seconds) as heartbeat:
-        if not main:
+        if not is_main:
             heartbeat._stop.set()  # only the main process reports
         try:
-            return _train(job, cfg, opts, client, stop, heartbeat, main, world)
+            return _train(job, cfg, opts, client, stop, heartbeat, is_main, world)
         except LeaseLost as exc:
             return JobResult("lost", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - any training failure is reported on the job
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
             log.error("job %s failed: %s", job_id, error)
-            if main and not heartbeat.lost.is_set():
+            if is_main and not heartbeat.lost.is_set():
                 try:
                     client.fail(job_id, opts.worker_id, error)
                 except ServiceError as report_exc:
@@ -106,7 +106,7 @@ def run_job(job: dict[str, Any], opts: WorkerOptions, client: ServiceClient, sto
 
 
 def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client: ServiceClient,
-           stop: StopSignal, heartbeat: Heartbeat, main: bool, world: int) -> JobResult:
+           stop: StopSignal, heartbeat: Heartbeat, is_main: bool, world: int) -> JobResult:
     from generators.records import read_jsonl
     from training.derived.rollouts import ROLLOUTS_FILE, RolloutRecorder
     from training.trainers.grpo import make_trainer
@@ -136,7 +136,7 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
                     learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
                     use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed,
                     on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps))
-            if main:
+            if is_main:
                 upload_dir(local_sft, sft_uri)
         model_path = local_sft
     if heartbeat.lost.is_set() or stop.is_set():
@@ -156,7 +156,7 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
         kept = recorder.restore(resume, _checkpoint_step(resume))
         if resume is not None:
             log.info("kept %d rollouts from the checkpoint", kept)
-    callback = trainer_callback(heartbeat, stop, join_uri(job_uri, "checkpoints"), main, phase=cfg.method,
+    callback = trainer_callback(heartbeat, stop, join_uri(job_uri, "checkpoints"), is_main, phase=cfg.method,
                                  before_upload=recorder.snapshot if recorder is not None else None)
     if cfg.method == "dpo":
         from training.trainers.dpo import make_dpo_trainer
@@ -175,7 +175,7 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
 
     final = work / "final"
     trainer.save_model(str(final))  # full weights, or only the LoRA adapter
-    if not main:
+    if not is_main:
         return JobResult("succeeded")
     trainer.processing_class.save_pretrained(str(final))
     artifact_uri = upload_dir(final, join_uri(opts.artifacts, "models", job_id))
