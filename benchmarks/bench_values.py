@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from generators.registry import load_registry
-from generators.surface import normalize_text
-from generators.values import ToolSampler, ValuePools, mentions, surface
+from generators.surface import mentions, normalize_text, surface
+from generators.values import ToolSampler, ValuePools
 
 
 def _best(fn: Callable[[], Any], repeat: int, n: int) -> tuple[float, Any]:

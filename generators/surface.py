@@ -17,7 +17,8 @@ import re
 from typing import Any
 
 from generators import _vocab as vocab
-from generators.values import _singular, value_kind
+from generators.kinds import singular as _singular
+from generators.kinds import value_kind
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december")

@@ -29,6 +29,9 @@ from faker import Faker
 
 from generators import _vocab as vocab
 from generators._regex import nested_unbounded, regex_generator
+from generators.kinds import main_type as _main_type
+from generators.kinds import name_tokens, value_kind
+from generators.kinds import singular as _singular
 
 Gen = Callable[[random.Random], Any]
 
@@ -168,76 +171,6 @@ def _build_pools(seed: int, size: int) -> ValuePools:
     pools["date"] = tuple((day0 + dt.timedelta(days=i)).isoformat() for i in range(n_days))
     pools["time"] = tuple(f"{h:02d}:{m:02d}" for h in range(7, 22) for m in (0, 15, 30, 45))
     return ValuePools(seed=seed, pools=pools)
-
-
-# --- value kinds -------------------------------------------------------------------------------------
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def name_tokens(name: str) -> tuple[str, ...]:
-    """Split a parameter name into lower-case words (`departureCity`, `departure_city` -> departure, city)."""
-    return tuple(t for t in re.split(r"[_\-\s.]+", _CAMEL.sub("_", name).lower()) if t)
-
-
-def _singular(name: str) -> str:
-    # Array items are named after their array: `attendee_emails` items are emails.
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("s", "")):
-        if name.endswith(suffix) and len(name) > len(suffix) + 2:
-            return name[: -len(suffix)] + repl
-    return name
-
-
-_FORMAT_KINDS = {
-    "date": "date", "date-time": "datetime", "time": "time", "email": "email", "idn-email": "email",
-    "uri": "url", "iri": "url", "uri-reference": "url", "uuid": "uuid", "hostname": "hostname",
-    "idn-hostname": "hostname", "ipv4": "ipv4",
-}
-
-
-def value_kind(name: str, schema: dict[str, Any]) -> str:
-    """Classify what a parameter holds, from its format, enum, type, name and description.
-
-    Args:
-        name: The parameter's name (array items use their array's name).
-        schema: The parameter's JSON Schema.
-
-    Returns:
-        A kind such as "date", "city", "email", "money", "count", "enum", "boolean" or "word".
-
-    >>> value_kind("departure_city", {"type": "string"})
-    'city'
-    >>> value_kind("amount", {"type": "number"})
-    'money'
-    """
-    if "enum" in schema or "const" in schema:
-        return "enum"
-    typ = _main_type(schema)
-    if typ in ("boolean", "null", "array", "object"):
-        return typ
-    fmt = schema.get("format")
-    if typ == "string" and fmt in _FORMAT_KINDS:
-        return _FORMAT_KINDS[fmt]
-    toks = name_tokens(name)
-    text = " ".join(toks) + " | " + str(schema.get("description", "")).lower()
-    rules = vocab.NUMBER_RULES if typ in ("integer", "number") else vocab.STRING_RULES
-    for kind, words, phrases in rules:
-        if any(t in words for t in toks) or any(p in text for p in phrases):
-            return kind
-    return "number" if typ in ("integer", "number") else "word"
-
-
-def _main_type(schema: dict[str, Any]) -> str:
-    typ = schema.get("type")
-    if isinstance(typ, list):
-        typ = next((t for t in typ if t != "null"), "null")
-    if typ is None:
-        if "properties" in schema:
-            return "object"
-        if "items" in schema:
-            return "array"
-        return "string"
-    return str(typ)
 
 
 # --- per-schema generators -----------------------------------------------------------------------------
@@ -710,16 +643,3 @@ class ToolSampler:
         except fastjsonschema.JsonSchemaException as exc:
             return f"generated arguments keep failing the schema after {MAX_ATTEMPTS} attempts: {exc}"
         return "generation failed"
-
-
-_SURFACE_API = ("surface", "mentions", "vague_phrase", "normalize_text")
-
-
-def __getattr__(attr: str) -> Any:
-    # Re-export the text side (generators.surface) lazily: surface imports this module, so an eager
-    # import here would be circular whichever module is imported first.
-    if attr in _SURFACE_API:
-        from generators import surface as text_side
-
-        return getattr(text_side, attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -9,18 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from generators.surface import date_forms, normalize_text
-from generators.values import (
-    ToolSampler,
-    ValueGenerationError,
-    ValuePools,
-    mentions,
-    ordered_pairs,
-    regex_generator,
-    surface,
-    vague_phrase,
-    value_kind,
-)
+from generators._regex import regex_generator
+from generators.kinds import value_kind
+from generators.surface import date_forms, mentions, normalize_text, surface, vague_phrase
+from generators.values import ToolSampler, ValueGenerationError, ValuePools, ordered_pairs
 
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "tool_schemas"
 POOLS = ValuePools.build(7)
