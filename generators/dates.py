@@ -27,7 +27,9 @@ Resolution rules (weeks run Monday to Sunday; "today" is `now.date()`):
 - A time of day ("at 3pm", "at 15:30", "at noon", "3pm tomorrow") makes a date-time; after "tonight",
   "this afternoon" or "this evening" a bare hour below 12 is afternoon/evening ("tonight at 8" = 20:00).
 
-Rendering only produces phrases that resolve uniquely to the target under these rules.
+Rendering only produces phrases that resolve uniquely to the target under these rules, whichever
+direction the listener assumes: past days are said as "yesterday", "three days ago", "last Friday" or
+a date, never as a bare weekday or "the 14th".
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ _NUM_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "ei
 NOW_RANGE = (dt.date(2026, 1, 1), dt.date(2027, 12, 31))
 # Hours at which people are awake and typing requests, weighted toward the working day.
 _NOW_HOURS = (7, 8, 8, 9, 9, 9, 10, 10, 10, 11, 11, 12, 13, 14, 14, 15, 15, 16, 16, 17, 18, 19, 20, 21, 22)
-ABSOLUTE_HORIZON_DAYS = 300  # beyond this a person says the year
+# Yearless absolute dates ("14 March") are said up to this far ahead / back; beyond, with the year.
+# The two sum to under a year, so a yearless form never fits both the next and the last 14 March.
+YEARLESS_AHEAD_DAYS, YEARLESS_BACK_DAYS = 270, 90
 
 
 def ordinal(n: int) -> str:
@@ -131,8 +135,10 @@ def day_phrases(today: dt.date, day: dt.date) -> tuple[tuple[str, ...], tuple[st
     Returns:
         (relative forms, absolute forms), display case. Relative forms are adverbials that carry
         their own preposition where English needs one ("tomorrow", "next Friday", "on the 14th");
-        absolute forms are yearless within `ABSOLUTE_HORIZON_DAYS` of today ("on 14 March"), with
-        the year beyond. Every form resolves to `day` by the module's rules.
+        absolute forms are yearless within `YEARLESS_AHEAD_DAYS` ahead / `YEARLESS_BACK_DAYS` back
+        ("on 14 March"), with the year beyond. Every form resolves to `day` by the module's rules,
+        in the direction of `day` (past targets in a past context); bare weekdays and "the 14th" are
+        only said of future days, so no form means one day looking ahead and another looking back.
 
     >>> day_phrases(dt.date(2026, 3, 5), dt.date(2026, 3, 13))[0]
     ('next Friday', 'on the 13th')
@@ -156,8 +162,6 @@ def day_phrases(today: dt.date, day: dt.date) -> tuple[tuple[str, ...], tuple[st
         rel.append(f"on {name}")
         if twd > wd:
             rel.append(f"this {name}")
-    if -6 <= delta <= -1:
-        rel.append(f"on {name}")
     if 7 <= delta <= 13 and twd >= wd:
         rel.append(f"next {name}")
     if -7 <= delta <= -1 and twd >= wd:
@@ -171,9 +175,10 @@ def day_phrases(today: dt.date, day: dt.date) -> tuple[tuple[str, ...], tuple[st
         rel.append(f"in {weeks}" if delta > 0 else f"{weeks} ago")
         if n == 7 and delta > 0:
             rel.append("a week from today")
-    if n >= 2 and _next_dom(today, day.day, past) == day:
+    if delta >= 2 and _next_dom(today, day.day, past) == day:
         rel.append(f"on the {ordinal(day.day)}")
-    yearless = n <= ABSOLUTE_HORIZON_DAYS and _month_day(today, day.month, day.day, past) == day
+    horizon = YEARLESS_BACK_DAYS if past else YEARLESS_AHEAD_DAYS
+    yearless = n <= horizon and _month_day(today, day.month, day.day, past) == day
     return tuple(rel), absolute_phrases(day, year=not yearless)
 
 
@@ -253,11 +258,16 @@ def render_datetime(when: dt.datetime, rng: random.Random, now: dt.datetime | No
         day = render_date(when.date(), rng)
         clocks = time_phrases(when.hour, when.minute)
         return f"{day} at {clocks[int(rng.random() * len(clocks))]}"
+    rel, absolute = _datetime_split(now, when)
+    forms = rel if rel and rng.random() < 0.6 else absolute
+    return forms[int(rng.random() * len(forms))]
+
+
+@functools.lru_cache(maxsize=65536)
+def _datetime_split(now: dt.datetime, when: dt.datetime) -> tuple[tuple[str, ...], tuple[str, ...]]:
     forms = datetime_phrases(now, when)
-    # Relative forms come first in the tuple; weight them by drawing from the front half more often.
-    k = len(forms)
-    i = int(rng.random() * (k // 2 or 1)) if rng.random() < 0.6 else int(rng.random() * k)
-    return forms[i]
+    month = MONTHS[when.month - 1]
+    return tuple(f for f in forms if month not in f), tuple(f for f in forms if month in f)
 
 
 # --- resolving ---------------------------------------------------------------------------------------

@@ -149,7 +149,9 @@ def test_rendered_datetime_forms_resolve_back():
         # next Monday on a Thursday is ambiguous (4 or 11 days): never rendered
         (D(2026, 3, 5), D(2026, 3, 9), {"on Monday"}, {"next Monday", "this Monday"}),
         (D(2026, 3, 5), D(2026, 3, 19), {"in two weeks"}, set()),
-        (D(2026, 3, 5), D(2026, 3, 4), {"yesterday", "on Wednesday"}, {"last Wednesday"}),
+        # past days: never a bare weekday or "the 4th" (they would also fit a day ahead)
+        (D(2026, 3, 5), D(2026, 3, 4), {"yesterday"}, {"last Wednesday", "on Wednesday", "on the 4th"}),
+        (D(2026, 7, 16), D(2026, 3, 14), {"on 14 March 2026"}, {"on 14 March"}),  # 4 months back: the year
         (D(2026, 3, 5), D(2027, 3, 4), {"on 4 March 2027"}, {"on 4 March"}),  # a year ahead: say the year
     ],
 )
