@@ -396,7 +396,7 @@ def test_vague_phrase_skips_enum_members():
 
 
 def test_same_seed_same_values():
-    from generators.values import _build_pools
+    from generators.pools import _build_pools
 
     fresh = _build_pools.__wrapped__(11, 64)  # bypass the cache: a real second Faker draw
     assert fresh == _build_pools.__wrapped__(11, 64)
