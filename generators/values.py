@@ -69,6 +69,7 @@ class _Context:
         self.pools = pools
         self.tool = tool
         self.tool_tokens = frozenset(name_tokens(tool))
+        self.tool_words = " ".join(name_tokens(tool))  # in order: "request time off" says "time off"
 
     def fail(self, path: str, message: str) -> ValueGenerationError:
         return ValueGenerationError(f"tool {self.tool!r}, parameter {path!r}: {message}")
@@ -505,6 +506,7 @@ _WORDS = re.compile(r"[a-z0-9]+")
 _SAME_COUNTRY = {
     row[0]: tuple(r[0] for r in vocab.LOCATIONS if r[3] == row[3] and r[0] != row[0]) for row in vocab.LOCATIONS
 }
+_HAS_NEIGHBOUR = tuple(city for city, near in _SAME_COUNTRY.items() if near)
 
 
 @dataclass(frozen=True)
@@ -568,7 +570,7 @@ def _date_field(name: str, schema: dict[str, Any], tool: str) -> _DateField | No
 
 def _build_plan(schema: dict[str, Any], ctx: _Context) -> _Plan:
     props = {k: v for k, v in schema.get("properties", {}).items() if isinstance(v, dict)}
-    tool = " ".join(sorted(ctx.tool_tokens))
+    tool = ctx.tool_words
     dates = {k: f for k, s in props.items() if (f := _date_field(k, s, tool)) is not None}
     spans = []
     for low, high in ordered_pairs(props):
@@ -684,8 +686,11 @@ def _apply(plan: _Plan, args: dict[str, Any], rng: random.Random, now: dt.dateti
             if k in args:
                 if seen and kind == "city":  # a second city in a trip or route: the same country
                     near = _SAME_COUNTRY.get(seen[0], ())
-                    if near:
-                        args[k] = near[int(rng.random() * len(near))]
+                    if not near:  # the first has no neighbour in the table: move it to one that has
+                        first = next(key for key in keys if key in args)
+                        args[first] = seen[0] = _HAS_NEIGHBOUR[int(rng.random() * len(_HAS_NEIGHBOUR))]
+                        near = _SAME_COUNTRY[seen[0]]
+                    args[k] = near[int(rng.random() * len(near))]
                 for _ in range(10 if k in gens else 0):
                     if args[k] not in seen:
                         break
