@@ -246,19 +246,26 @@ def id_generator(formats: tuple[str, ...]) -> Callable[[random.Random], str]:
     compiled = [_compile_format(f) for f in formats]
     n = len(compiled)
 
+    if n == 1:
+        only = compiled[0]
+        return lambda rng: "".join([p(rng) for p in only])
+
     def gen(rng: random.Random) -> str:
-        parts = compiled[int(rng.random() * n)] if n > 1 else compiled[0]
-        return "".join(p(rng) if callable(p) else p for p in parts)
+        return "".join([p(rng) for p in compiled[int(rng.random() * n)]])
 
     return gen
 
 
-def _compile_format(fmt: str) -> list[str | Callable[[random.Random], str]]:
-    parts: list[str | Callable[[random.Random], str]] = []
+def _literal(text: str) -> Callable[[random.Random], str]:
+    return lambda rng: text
+
+
+def _compile_format(fmt: str) -> list[Callable[[random.Random], str]]:
+    parts: list[Callable[[random.Random], str]] = []
     for m in re.finditer(r"\[[^\]]*\]|\{P\}|\{F\}|\{IBAN\}|#+|h+|([AXxM])\1*|[^#hAXxM{\[]+|[{\[]", fmt):
         run = m.group(0)
         if run[0] == "[" and run.endswith("]"):
-            parts.append(run[1:-1])
+            parts.append(_literal(run[1:-1]))
         elif run == "{P}":
             parts.append(_choice(vocab.PROJECT_KEYS))
         elif run == "{F}":
@@ -275,7 +282,7 @@ def _compile_format(fmt: str) -> list[str | Callable[[random.Random], str]]:
             chars, k = _CLASSES[run[0]], len(run)
             parts.append(lambda rng, chars=chars, k=k: "".join(rng.choices(chars, k=k)))
         else:
-            parts.append(run)
+            parts.append(_literal(run))
     return parts
 
 

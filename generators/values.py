@@ -622,39 +622,62 @@ def _iso(ordinal: int) -> str:
     return dt.date.fromordinal(ordinal).isoformat()
 
 
-def _reference(rng: random.Random, now: dt.datetime | None) -> dt.datetime:
-    # Without a current date, a pseudo one around the fixed anchor keeps the dates in their old range.
+_PSEUDO_DAY0 = ANCHOR.toordinal() + DATE_SPAN[0] + 60
+_PSEUDO_DAYS = DATE_SPAN[1] - DATE_SPAN[0] - 180
+
+
+def _reference(rng: random.Random, now: dt.datetime | None) -> tuple[int, int]:
+    # (day ordinal, minute of the day) of the current moment. Without a current date, a pseudo one
+    # around the fixed anchor keeps the dates in their old range.
     if now is not None:
-        return now
-    day = ANCHOR.toordinal() + DATE_SPAN[0] + 60 + int(rng.random() * (DATE_SPAN[1] - DATE_SPAN[0] - 180))
-    return dt.datetime.fromordinal(day).replace(hour=12)
+        return now.toordinal(), now.hour * 60 + now.minute
+    return _PSEUDO_DAY0 + int(rng.random() * _PSEUDO_DAYS), 720
 
 
-def _draw_date(f: _DateField, rng: random.Random, ref: dt.datetime, day: int | None = None) -> str:
-    today = ref.toordinal()
+def _draw_moment(f: _DateField, rng: random.Random, ref: tuple[int, int], day: int | None = None) -> tuple[int, int]:
+    # (day ordinal, minute of the day; -1 for a date) inside the field's window.
+    today = ref[0]
     if day is None:
         day = today + f.lo + int(rng.random() * (f.hi - f.lo + 1))
     if not f.datetime:
-        return _iso(day)
-    hour = f.hours[0] + int(rng.random() * (f.hours[1] - f.hours[0] + 1))
-    minute = _MINUTES[int(rng.random() * len(_MINUTES))]
+        return day, -1
+    clock = (f.hours[0] + int(rng.random() * (f.hours[1] - f.hours[0] + 1))) * 60
+    clock += _MINUTES[int(rng.random() * len(_MINUTES))]
     if day == today:
-        clock = ref.hour * 60 + ref.minute
-        if f.past and hour * 60 + minute >= clock:
+        if f.past and clock >= ref[1]:
             day -= 1  # a past moment today that is still ahead: yesterday instead
-        elif not f.past and hour * 60 + minute <= clock:
+        elif not f.past and clock <= ref[1]:
             day += 1  # a booking today whose time has passed: tomorrow instead
-    return f"{_iso(day)}T{hour:02d}:{minute:02d}:00Z"
+    return day, clock
 
 
-def _shift(value: str, f: _DateField, span: _Span, rng: random.Random, sign: int, ref: dt.datetime) -> str:
-    # The other end of a span: `value` moved by lo..hi units (forward for sign=1, back for -1).
+def _format(moment: tuple[int, int]) -> str:
+    day, clock = moment
+    if clock < 0:
+        return _iso(day)
+    return f"{_iso(day)}T{clock // 60:02d}:{clock % 60:02d}:00Z"
+
+
+def _draw_date(f: _DateField, rng: random.Random, ref: tuple[int, int]) -> str:
+    return _format(_draw_moment(f, rng, ref))
+
+
+def _shift(moment: tuple[int, int], f: _DateField, span: _Span, rng: random.Random, sign: int,
+           ref: tuple[int, int]) -> tuple[int, int]:
+    # The other end of a span: `moment` moved by lo..hi units (forward for sign=1, back for -1).
     n = span.lo + int(rng.random() * (span.hi - span.lo + 1))
-    if span.unit == "minutes":
-        when = dt.datetime.fromisoformat(value[:16]) + dt.timedelta(minutes=sign * 15 * max(1, round(n / 15)))
-        return when.strftime("%Y-%m-%dT%H:%M:00Z")
-    day = dt.date.fromisoformat(value[:10]).toordinal() + sign * n
-    return _draw_date(f, rng, ref, day) if f.datetime else _iso(day)
+    day, clock = moment
+    if span.unit == "minutes" and clock >= 0:
+        total = day * 1440 + clock + sign * 15 * max(1, round(n / 15))
+        return divmod(total, 1440)
+    if f.datetime:
+        return _draw_moment(f, rng, (0, 0), day + sign * n)  # ref (0, 0): no day is "today" there
+    return day + sign * n, -1
+
+
+def _parse_moment(value: str) -> tuple[int, int]:
+    day = dt.date.fromisoformat(value[:10]).toordinal()
+    return day, (int(value[11:13]) * 60 + int(value[14:16]) if len(value) > 10 else -1)
 
 
 def _apply(plan: _Plan, args: dict[str, Any], rng: random.Random, now: dt.datetime | None,
@@ -663,23 +686,23 @@ def _apply(plan: _Plan, args: dict[str, Any], rng: random.Random, now: dt.dateti
         ref = _reference(rng, now)
         spanned = set()
         for span in plan.spans:
-            if span.low in args or span.high in args:
+            has_low, has_high = span.low in args, span.high in args
+            if has_low or has_high:
                 low_f, high_f = plan.dates[span.low], plan.dates[span.high]
                 if high_f.past:  # a report's range ends in the past: place the end, then the start
-                    end = _draw_date(high_f, rng, ref)
-                    args[span.low] = _shift(end, low_f, span, rng, -1, ref) if span.low in args else None
-                    args[span.high] = end
+                    end = _draw_moment(high_f, rng, ref)
+                    start = _shift(end, low_f, span, rng, -1, ref)
                 else:
-                    start = _draw_date(low_f, rng, ref)
-                    args[span.high] = _shift(start, high_f, span, rng, 1, ref) if span.high in args else None
-                    args[span.low] = start
-                for k in (span.low, span.high):
-                    if args[k] is None:
-                        del args[k]
+                    start = _draw_moment(low_f, rng, ref)
+                    end = _shift(start, high_f, span, rng, 1, ref)
+                if has_low:
+                    args[span.low] = _format(start)
+                if has_high:
+                    args[span.high] = _format(end)
                 spanned.update((span.low, span.high))
         for k, f in plan.dates.items():
             if k in args and k not in spanned:
-                args[k] = _draw_date(f, rng, ref)
+                args[k] = _format(_draw_moment(f, rng, ref))
     for kind, *keys in plan.distinct:
         seen: list[Any] = []
         for k in keys:
@@ -803,7 +826,8 @@ class ToolSampler:
         for span in plan.spans:
             other = span.low if name == span.high else span.high if name == span.low else None
             if other is not None and args and isinstance(args.get(other), str):
-                return _shift(args[other], f, span, rng, 1 if name == span.high else -1, ref)
+                moment = _parse_moment(args[other])
+                return _format(_shift(moment, f, span, rng, 1 if name == span.high else -1, ref))
         return _draw_date(f, rng, ref)
 
     def sample(
