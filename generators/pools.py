@@ -260,6 +260,18 @@ def _literal(text: str) -> Callable[[random.Random], str]:
     return lambda rng: text
 
 
+def _digits(k: int) -> Callable[[random.Random], str]:
+    return lambda rng: f"{int(rng.random() * 10**k):0{k}d}"
+
+
+def _hex(k: int) -> Callable[[random.Random], str]:
+    return lambda rng: f"{rng.getrandbits(4 * k):0{k}x}"
+
+
+def _chars(chars: str, k: int) -> Callable[[random.Random], str]:
+    return lambda rng: "".join(rng.choices(chars, k=k))
+
+
 def _compile_format(fmt: str) -> list[Callable[[random.Random], str]]:
     parts: list[Callable[[random.Random], str]] = []
     for m in re.finditer(r"\[[^\]]*\]|\{P\}|\{F\}|\{IBAN\}|#+|h+|([AXxM])\1*|[^#hAXxM{\[]+|[{\[]", fmt):
@@ -273,14 +285,11 @@ def _compile_format(fmt: str) -> list[Callable[[random.Random], str]]:
         elif run == "{IBAN}":
             parts.append(iban)
         elif run[0] == "#":
-            k = len(run)
-            parts.append(lambda rng, k=k: f"{int(rng.random() * 10**k):0{k}d}")
+            parts.append(_digits(len(run)))
         elif run[0] == "h":
-            k = len(run)
-            parts.append(lambda rng, k=k: f"{rng.getrandbits(4 * k):0{k}x}")
+            parts.append(_hex(len(run)))
         elif run[0] in _CLASSES:
-            chars, k = _CLASSES[run[0]], len(run)
-            parts.append(lambda rng, chars=chars, k=k: "".join(rng.choices(chars, k=k)))
+            parts.append(_chars(_CLASSES[run[0]], len(run)))
         else:
             parts.append(_literal(run))
     return parts

@@ -339,7 +339,7 @@ def _date_mentioned(norm: str, value: str, now: dt.datetime | None = None) -> bo
 # A relative form does not count when a word before it changes its meaning ("the day after
 # tomorrow" is not "tomorrow", "next friday" is not "friday") or a year or month after it makes it
 # another date ("the 14th of april", "14 march 2027").
-_BAD_BEFORE = {"tomorrow": ("after ",), "today": ("from ",), "yesterday": ("before ",)}
+_BAD_BEFORE: dict[str, tuple[str, ...]] = {"tomorrow": ("after ",), "today": ("from ",), "yesterday": ("before ",)}
 _BAD_BEFORE.update({w: ("next ", "last ", "this ") for w in _WEEKDAYS})
 
 

@@ -684,7 +684,7 @@ def _apply(plan: _Plan, args: dict[str, Any], rng: random.Random, now: dt.dateti
            gens: dict[str, Gen], pools: ValuePools) -> None:
     if plan.dates:
         ref = _reference(rng, now)
-        spanned = set()
+        spanned: set[str] = set()
         for span in plan.spans:
             has_low, has_high = span.low in args, span.high in args
             if has_low or has_high:
