@@ -638,7 +638,10 @@ def _draw_moment(f: _DateField, rng: random.Random, ref: tuple[int, int], day: i
     # (day ordinal, minute of the day; -1 for a date) inside the field's window.
     today = ref[0]
     if day is None:
-        day = today + f.lo + int(rng.random() * (f.hi - f.lo + 1))
+        # Squared draws favour the near end: most bookings are days or weeks out, most log queries recent.
+        r = rng.random()
+        offset = int(r * r * (f.hi - f.lo + 1))
+        day = today + (f.hi - offset if f.past else f.lo + offset)
     if not f.datetime:
         return day, -1
     clock = (f.hours[0] + int(rng.random() * (f.hours[1] - f.hours[0] + 1))) * 60
