@@ -382,7 +382,8 @@ NUMBER_OVERRIDES: tuple[tuple[str, float, float, int, float], ...] = (
 # Words match "<tool words> | <parameter words> | <description>"; first match wins.
 DATE_WINDOWS: tuple[tuple[tuple[str, ...], int, int, tuple[int, int]], ...] = (
     (("historical", "past calendar"), -400, -1, (0, 23)),
-    (("since", "measured", "was taken", "workout", "completed", "logged"), -3, 0, (0, 23)),
+    (("since",), -3, 0, (0, 23)),
+    (("measured", "was taken", "workout", "completed", "logged"), -3, 0, (6, 22)),
     (("incurred", "received", "modified", "latest"), -30, 0, (0, 23)),
     (("past", "recorded", "history", "report", "transactions", "log", "logs"), -60, 0, (0, 23)),
     (("remind", "hold until", "closes", "deliver", "departure time", "expires at"), 0, 3, (8, 21)),
