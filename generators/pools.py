@@ -113,7 +113,8 @@ def _expand(template: str, memo: dict[str, list[str]]) -> list[str]:
     key = m.group(1)
     slot = key[0].lower() + key[1:]
     if slot not in memo:
-        memo[slot] = [e for v in vocab._SLOTS[slot] for e in _expand(v, memo)]
+        # A composed value is clean iff its parts are: filter each slot's values once, not every combination.
+        memo[slot] = [e for v in vocab._SLOTS[slot] if _clean_text(_SLOT.sub(" ", v)) for e in _expand(v, memo)]
     head, tail = template[: m.start()], template[m.end():]
     out: list[str] = []
     for v in memo[slot]:
@@ -134,8 +135,9 @@ def free_text() -> dict[str, tuple[str, ...]]:
     memo: dict[str, list[str]] = {}
     out = {}
     for purpose, templates in vocab.FREE_TEXT.items():
-        values = (" ".join(v.split()).replace(" ,", ",") for t in templates for v in _expand(t, memo))
-        unique = list(dict.fromkeys(v for v in values if _clean_text(v)))
+        clean = [t for t in templates if _clean_text(_SLOT.sub(" ", t))]
+        values = (" ".join(v.split()).replace(" ,", ",") for t in clean for v in _expand(t, memo))
+        unique = list(dict.fromkeys(values))
         # Thousands are plenty: keep an even spread of the largest purposes (every k-th combination).
         step = -(-len(unique) // FREE_TEXT_CAP)
         out[purpose] = tuple(unique[::step])
