@@ -325,8 +325,8 @@ STREETS_EN = ("Main Street", "High Street", "Park Avenue", "Oak Street", "Statio
 
 # --- identifiers --------------------------------------------------------------------------------------
 # Formats by the word that names the id (first match in the parameter's name tokens, then the tool's):
-# '#' a digit, 'A' an upper-case letter, 'X' upper-case alphanumeric, 'x' lower-case alphanumeric,
-# 'h' lower-case hex, 'M' mixed-case alphanumeric; '{P}' a project key (OPS-1234), '{F}' an airline code,
+# '#' a digit, 'A' an upper-case letter, 'X' / 'x' upper / lower-case base32 (letters and 2-7),
+# 'h' lower-case hex, 'M' base64url (mixed case, digits, '-' and '_'); '{P}' a project key (OPS-1234), '{F}' an airline code,
 # '[...]' literal text; anything else literal.
 ID_FORMATS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("order", ("###-#######-#######", "ORD-######")),
