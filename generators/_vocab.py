@@ -73,8 +73,6 @@ CURATED: dict[str, tuple[str, ...]] = {
              "guest room", "basement", "nursery", "upstairs", "downstairs", "attic", "patio"),
     "door": ("front door", "back door", "garage door", "side gate", "patio door", "basement door"),
     "scene": ("movie night", "good morning", "dinner party", "reading", "relax", "bedtime", "focus"),
-    "station": ("Central Station", "Union Station", "Kings Cross", "Gare du Nord", "Penn Station",
-                "Grand Central", "Victoria", "Paddington", "Hauptbahnhof", "Waterloo"),
     "dish": ("chicken tikka masala", "pad thai", "lasagna", "mushroom risotto", "beef tacos", "ramen",
              "caesar salad", "shakshuka", "paella", "banana bread", "vegetable curry", "carbonara"),
     "food": ("banana", "cooked brown rice", "greek yogurt", "almonds", "avocado", "salmon fillet",
@@ -97,6 +95,9 @@ CURATED: dict[str, tuple[str, ...]] = {
     "ticker": ("AAPL", "MSFT", "GOOGL", "AMZN", "TSLA", "NVDA", "META", "NFLX", "IBM", "V", "JPM", "KO"),
     "promo": ("SPRING25", "WELCOME10", "FREESHIP", "SAVE20", "SUMMER2026", "VIP15", "BLACKFRIDAY"),
     "zone": ("upstairs", "downstairs", "main floor", "bedrooms", "living area", "basement", "office"),
+    "folder_path": ("/Reports", "/Invoices", "/Projects/Website", "/Projects/Launch", "/Team/Design", "/Archive",
+                    "/Photos/Trips", "/Finance/Receipts", "/Contracts", "/Marketing/Assets", "/HR/Onboarding",
+                    "/Personal/Taxes", "/Shared/Templates", "/Clients/Acme", "/Research", "/Backups"),
 }
 
 # (kind, name tokens, phrases). A rule fires when a token of the parameter name is in its set, or
@@ -144,6 +145,7 @@ STRING_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = tuple(
          "employee patient driver sender person participant interviewer doctor customer fullname",
          ("full name", "person's name")),
         ("company", "company organization organisation org employer vendor merchant supplier business", ()),
+        ("folder_path", "", ("parent path", "folder path", "destination path")),
         ("file_path", "path filepath", ()),
         ("file_name", "filename file archive attachment", ()),
         ("address", "address street", ()),
@@ -243,7 +245,8 @@ VAGUE_KIND = {
     "country_code": "country", "person_name": "person", "first_name": "person", "last_name": "person",
     "username": "person", "email": "email", "phone": "phone", "money": "money", "count": "count",
     "percent": "percent", "company": "company", "url": "url", "currency_code": "currency",
-    "language": "language", "language_code": "language", "file_path": "file", "file_name": "file",
+    "language": "language", "language_code": "language", "file_path": "file", "folder_path": "file",
+    "file_name": "file",
     "folder": "file", "title": "text", "sentence": "text", "keyword": "text", "product": "product",
     "dish": "product", "food": "product", "identifier": "identifier", "enum": "enum", "array": "array",
     "duration": "number", "distance": "number", "weight": "number", "number": "number", "job": "text",
@@ -323,11 +326,32 @@ STREETS = {
 STREETS_EN = ("Main Street", "High Street", "Park Avenue", "Oak Street", "Station Road", "Church Street",
               "Maple Avenue", "Elm Street", "Market Street", "King Street", "Queen Street", "Victoria Road")
 
+# Railway stations with their country, so a train trip stays in one country (or one network).
+STATIONS: tuple[tuple[str, str], ...] = (
+    ("Paris Gare de Lyon", "FR"), ("Paris Gare du Nord", "FR"), ("Lyon Part-Dieu", "FR"),
+    ("Marseille Saint-Charles", "FR"),
+    ("Lille Europe", "FR"), ("Bordeaux Saint-Jean", "FR"), ("London King's Cross", "GB"), ("London Paddington", "GB"),
+    ("London Euston", "GB"), ("Manchester Piccadilly", "GB"), ("Edinburgh Waverley", "GB"), ("York", "GB"),
+    ("Berlin Hauptbahnhof", "DE"), ("Munich Hauptbahnhof", "DE"), ("Hamburg Hauptbahnhof", "DE"),
+    ("Frankfurt Hauptbahnhof", "DE"), ("Cologne Hauptbahnhof", "DE"), ("Amsterdam Centraal", "NL"),
+    ("Rotterdam Centraal", "NL"), ("Utrecht Centraal", "NL"), ("Madrid Atocha", "ES"), ("Barcelona Sants", "ES"),
+    ("Valencia Joaquin Sorolla", "ES"), ("Seville Santa Justa", "ES"), ("Milano Centrale", "IT"),
+    ("Roma Termini", "IT"),
+    ("Firenze Santa Maria Novella", "IT"), ("Napoli Centrale", "IT"), ("Venezia Santa Lucia", "IT"),
+    ("Zurich HB", "CH"), ("Geneva Cornavin", "CH"), ("Bern", "CH"), ("Wien Hauptbahnhof", "AT"),
+    ("Salzburg Hauptbahnhof", "AT"), ("New York Penn Station", "US"), ("Washington Union Station", "US"),
+    ("Boston South Station", "US"), ("Philadelphia 30th Street", "US"), ("Chicago Union Station", "US"),
+    ("Tokyo Station", "JP"), ("Shin-Osaka", "JP"), ("Kyoto Station", "JP"), ("Nagoya Station", "JP"),
+    ("Hiroshima Station", "JP"),
+)
+
+CURATED["station"] = tuple(name for name, _ in STATIONS)
+
 # --- identifiers --------------------------------------------------------------------------------------
 # Formats by the word that names the id (first match in the parameter's name tokens, then the tool's):
 # '#' a digit, 'A' an upper-case letter, 'X' / 'x' upper / lower-case base32 (letters and 2-7),
-# 'h' lower-case hex, 'M' base64url (mixed case, digits, '-' and '_'); '{P}' a project key (OPS-1234), '{F}' an airline code,
-# '[...]' literal text; anything else literal.
+# 'h' lower-case hex, 'M' base64url (mixed case, digits, '-' and '_'); '{P}' a project key (OPS-1234),
+# '{F}' an airline code, '[...]' literal text; anything else literal.
 ID_FORMATS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("order", ("###-#######-#######", "ORD-######")),
     ("invoice", ("INV-20##-####", "INV-######")),

@@ -507,6 +507,10 @@ _SAME_COUNTRY = {
     row[0]: tuple(r[0] for r in vocab.LOCATIONS if r[3] == row[3] and r[0] != row[0]) for row in vocab.LOCATIONS
 }
 _HAS_NEIGHBOUR = tuple(city for city, near in _SAME_COUNTRY.items() if near)
+_SAME_COUNTRY.update({
+    name: tuple(n for n, c in vocab.STATIONS if c == code and n != name) for name, code in vocab.STATIONS
+})
+_STATION_NEIGHBOURS = tuple(name for name, _ in vocab.STATIONS)
 
 
 @dataclass(frozen=True)
@@ -710,11 +714,12 @@ def _apply(plan: _Plan, args: dict[str, Any], rng: random.Random, now: dt.dateti
         seen: list[Any] = []
         for k in keys:
             if k in args:
-                if seen and kind == "city":  # a second city in a trip or route: the same country
+                if seen and kind in ("city", "station"):  # a second place in a trip or route: same country
                     near = _SAME_COUNTRY.get(seen[0], ())
                     if not near:  # the first has no neighbour in the table: move it to one that has
                         first = next(key for key in keys if key in args)
-                        args[first] = seen[0] = _HAS_NEIGHBOUR[int(rng.random() * len(_HAS_NEIGHBOUR))]
+                        options = _HAS_NEIGHBOUR if kind == "city" else _STATION_NEIGHBOURS
+                        args[first] = seen[0] = options[int(rng.random() * len(options))]
                         near = _SAME_COUNTRY[seen[0]]
                     args[k] = near[int(rng.random() * len(near))]
                 for _ in range(10 if k in gens else 0):

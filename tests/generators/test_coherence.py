@@ -149,6 +149,10 @@ def test_origin_and_destination_differ_within_one_country():
         assert a["origin"] != a["destination"]
         assert country[a["origin"]] == country[a["destination"]], a
     assert all(a["origin"] != a["destination"] for _, a in draws("search_flights"))
+    station = dict(vocab.STATIONS)
+    for _, a in draws("search_trains"):  # no train from Paris to New York
+        assert station[a["origin_station"]] == station[a["destination_station"]], a
+        assert a["origin_station"] != a["destination_station"]
 
 
 def test_region_and_country_agree():

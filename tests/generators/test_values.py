@@ -59,7 +59,8 @@ def registry_tools():
         ("party_size", {"type": "integer"}, "count"),
         ("currency", {"type": "string"}, "currency_code"),
         ("order_id", {"type": "string"}, "identifier"),
-        ("destination_path", {"type": "string"}, "file_path"),  # path beats destination
+        ("destination_path", {"type": "string"}, "folder_path"),  # a destination path is a folder, not a city
+        ("source_path", {"type": "string"}, "file_path"),
         ("flag", {"type": "boolean"}, "boolean"),
         ("xyz", {"type": "string"}, "word"),  # nothing known: generic words
         ("xyz", {"type": "integer"}, "number"),
