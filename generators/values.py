@@ -519,10 +519,7 @@ class _DateField:
     lo: int  # days from the current date
     hi: int
     hours: tuple[int, int]
-
-    @property
-    def past(self) -> bool:
-        return self.hi <= 0
+    past: bool  # the window ends today or earlier (logs, reports)
 
 
 @dataclass(frozen=True)
@@ -569,7 +566,7 @@ def _date_field(name: str, schema: dict[str, Any], tool: str) -> _DateField | No
     text = _text(tool, "|", " ".join(name_tokens(name)), "|", str(schema.get("description", "")))
     rule = _first_match(text, vocab.DATE_WINDOWS)
     lo, hi, hours = rule[1:] if rule else vocab.DEFAULT_DATE_WINDOW
-    return _DateField(schema["format"] == "date-time", lo, hi, hours)
+    return _DateField(schema["format"] == "date-time", lo, hi, hours, hi <= 0)
 
 
 def _build_plan(schema: dict[str, Any], ctx: _Context) -> _Plan:
@@ -687,15 +684,50 @@ def _parse_moment(value: str) -> tuple[int, int]:
     return day, (int(value[11:13]) * 60 + int(value[14:16]) if len(value) > 10 else -1)
 
 
-def _apply(plan: _Plan, args: dict[str, Any], rng: random.Random, now: dt.datetime | None,
-           gens: dict[str, Gen], pools: ValuePools) -> None:
+Step = Callable[[dict[str, Any], random.Random, "dt.datetime | None"], None]
+
+
+def _compile_plan(plan: _Plan, gens: dict[str, Gen], pools: ValuePools) -> Step | None:
+    """One closure per rule the plan holds (nothing to loop over for the rules it does not)."""
+    steps: list[Step] = []
     if plan.dates:
+        steps.append(_dates_step(plan))
+    for kind, *keys in plan.distinct:
+        steps.append(_distinct_step(kind, tuple(keys), gens))
+    for k, member in plan.shares:
+        steps.append(_shares_step(k, member))
+    if plan.location:
+        steps.append(_location_step(tuple(plan.location)))
+    if plan.person is not None:
+        steps.append(_person_step(*plan.person, pools))
+    if plan.poll is not None:
+        steps.append(_poll_step(*plan.poll))
+    for k, sub in plan.nested:
+        inner = _compile_plan(sub, {}, pools)
+        if inner is not None:
+            steps.append(_nested_step(k, inner))
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def run(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        for step in steps:
+            step(args, rng, now)
+
+    return run
+
+
+def _dates_step(plan: _Plan) -> Step:
+    spans = [(s.low, s.high, plan.dates[s.low], plan.dates[s.high], s) for s in plan.spans]
+    in_span = {k for s in plan.spans for k in (s.low, s.high)}
+    singles = [(k, f) for k, f in plan.dates.items() if k not in in_span]
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
         ref = _reference(rng, now)
-        spanned: set[str] = set()
-        for span in plan.spans:
-            has_low, has_high = span.low in args, span.high in args
+        for low, high, low_f, high_f, span in spans:
+            has_low, has_high = low in args, high in args
             if has_low or has_high:
-                low_f, high_f = plan.dates[span.low], plan.dates[span.high]
                 if high_f.past:  # a report's range ends in the past: place the end, then the start
                     end = _draw_moment(high_f, rng, ref)
                     start = _shift(end, low_f, span, rng, -1, ref)
@@ -703,56 +735,94 @@ def _apply(plan: _Plan, args: dict[str, Any], rng: random.Random, now: dt.dateti
                     start = _draw_moment(low_f, rng, ref)
                     end = _shift(start, high_f, span, rng, 1, ref)
                 if has_low:
-                    args[span.low] = _format(start)
+                    args[low] = _format(start)
                 if has_high:
-                    args[span.high] = _format(end)
-                spanned.update((span.low, span.high))
-        for k, f in plan.dates.items():
-            if k in args and k not in spanned:
+                    args[high] = _format(end)
+        for k, f in singles:
+            if k in args:
                 args[k] = _format(_draw_moment(f, rng, ref))
-    for kind, *keys in plan.distinct:
+
+    return step
+
+
+def _distinct_step(kind: str, keys: tuple[str, ...], gens: dict[str, Gen]) -> Step:
+    place = kind in ("city", "station")
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
         seen: list[Any] = []
         for k in keys:
-            if k in args:
-                if seen and kind in ("city", "station"):  # a second place in a trip or route: same country
-                    near = _SAME_COUNTRY.get(seen[0], ())
-                    if not near:  # the first has no neighbour in the table: move it to one that has
-                        first = next(key for key in keys if key in args)
-                        options = _HAS_NEIGHBOUR if kind == "city" else _STATION_NEIGHBOURS
-                        args[first] = seen[0] = options[int(rng.random() * len(options))]
-                        near = _SAME_COUNTRY[seen[0]]
-                    args[k] = near[int(rng.random() * len(near))]
-                for _ in range(10 if k in gens else 0):
-                    if args[k] not in seen:
-                        break
-                    args[k] = gens[k](rng)
-                seen.append(args[k])
-    for k, member in plan.shares:
+            if k not in args:
+                continue
+            if seen and place:  # a second place in a trip or route: the same country
+                near = _SAME_COUNTRY.get(seen[0], ())
+                if not near:  # the first has no neighbour in the table: move it to one that has
+                    first = next(key for key in keys if key in args)
+                    options = _HAS_NEIGHBOUR if kind == "city" else _STATION_NEIGHBOURS
+                    args[first] = seen[0] = options[int(rng.random() * len(options))]
+                    near = _SAME_COUNTRY[seen[0]]
+                args[k] = near[int(rng.random() * len(near))]
+            for _ in range(10 if k in gens else 0):
+                if args[k] not in seen:
+                    break
+                args[k] = gens[k](rng)
+            seen.append(args[k])
+
+    return step
+
+
+def _shares_step(k: str, member: str) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
         items = args.get(k)
         if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
             base, extra = divmod(100, len(items))
             for i, item in enumerate(items):
                 item[member] = base + (1 if i < extra else 0)
-    if plan.location and sum(k in args for k, _ in plan.location) > 1:
-        row = vocab.LOCATIONS[int(rng.random() * len(vocab.LOCATIONS))]
-        for k, col in plan.location:
-            if k in args:
-                args[k] = row[col] if col < 4 else _address(row, rng)
-    if plan.person is not None:
-        name_key, email_key = plan.person
-        email = pools.email_of.get(args.get(name_key))  # type: ignore[arg-type]
-        if email is not None and email_key in args:
-            args[email_key] = email
-    if plan.poll is not None:
-        q_key, o_key, lo_n, hi_n = plan.poll
+
+    return step
+
+
+def _location_step(location: tuple[tuple[str, int], ...]) -> Step:
+    rows, n = vocab.LOCATIONS, len(vocab.LOCATIONS)
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        if sum(k in args for k, _ in location) > 1:
+            row = rows[int(rng.random() * n)]
+            for k, col in location:
+                if k in args:
+                    args[k] = row[col] if col < 4 else _address(row, rng)
+
+    return step
+
+
+def _person_step(name_key: str, email_key: str, pools: ValuePools) -> Step:
+    email_of = pools.email_of
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        if email_key in args:
+            email = email_of.get(args.get(name_key))  # type: ignore[arg-type]
+            if email is not None:
+                args[email_key] = email
+
+    return step
+
+
+def _poll_step(q_key: str, o_key: str, lo_n: int, hi_n: int) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
         options = pool_lib.poll_options(args.get(q_key, ""))
         if options and o_key in args:
             n = min(len(options), lo_n + int(rng.random() * (hi_n - lo_n + 1)))
             args[o_key] = rng.sample(options, n)
-    for k, sub in plan.nested:
+
+    return step
+
+
+def _nested_step(k: str, inner: Step) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
         value = args.get(k)
         if isinstance(value, dict):
-            _apply(sub, value, rng, now, {}, pools)
+            inner(value, rng, now)
+
+    return step
 
 
 def _address(row: tuple[str, str, str, str], rng: random.Random) -> str:
@@ -799,6 +869,7 @@ class ToolSampler:
         self._pools = pools
         plan = _build_plan(parameters_schema, ctx)
         self._plan = None if plan.empty() else plan
+        self._apply = None if self._plan is None else _compile_plan(self._plan, self._gens, pools)
         # use_default=False: fastjsonschema would otherwise write defaults into the ground truth.
         self._validate = fastjsonschema.compile(
             parameters_schema, use_default=False, formats={"uuid": UUID_RE}
@@ -856,7 +927,7 @@ class ToolSampler:
         Raises:
             ValueGenerationError: no valid arguments after `MAX_ATTEMPTS` draws (names the parameter).
         """
-        validate = self._validate
+        validate, apply = self._validate, self._apply
         for _ in range(MAX_ATTEMPTS):
             if optional == "some":
                 args = {k: g(rng) for k, g, req in self._fields if req or rng.random() < 0.5}
@@ -866,8 +937,8 @@ class ToolSampler:
                 args = {k: g(rng) for k, g, req in self._fields if req}
             if self._pairs:
                 _order(args, self._pairs)
-            if self._plan is not None:
-                _apply(self._plan, args, rng, now, self._gens, self._pools)
+            if apply is not None:
+                apply(args, rng, now)
             try:
                 validate(args)
             except fastjsonschema.JsonSchemaException:
