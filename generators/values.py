@@ -540,11 +540,12 @@ class _Plan:
     person: tuple[str, str] | None
     poll: tuple[str, str, int, int] | None  # question key, options key, min and max options
     shares: list[tuple[str, str]]  # (array of objects, their percentage member): shares that sum to 100
+    period: tuple[str, str | None] | None  # (year key, month key): a month that has already ended
     nested: list[tuple[str, _Plan]]
 
     def empty(self) -> bool:
         return not (self.dates or self.spans or self.distinct or self.location or self.person or self.poll
-                    or self.shares or self.nested)
+                    or self.shares or self.period or self.nested)
 
 
 def _text(*parts: str) -> str:
@@ -613,9 +614,12 @@ def _build_plan(schema: dict[str, Any], ctx: _Context) -> _Plan:
             for member, ms in items.get("properties", {}).items():
                 if isinstance(ms, dict) and value_kind(member, ms) == "percent" and "share" in name_tokens(member):
                     shares.append((k, member))
+    # A year (and month) of a payslip, statement or report: a period that has ended, near the current date.
+    years, months = by_kind.get("year", []), by_kind.get("month", [])
+    period = (years[0], months[0] if len(months) == 1 else None) if len(years) == 1 else None
     nested = [(k, sub) for k, s in props.items() if kinds[k] == "object"
               if not (sub := _build_plan(s, ctx)).empty()]
-    return _Plan(dates, spans, distinct, location, person, poll, shares, nested)
+    return _Plan(dates, spans, distinct, location, person, poll, shares, period, nested)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -702,6 +706,8 @@ def _compile_plan(plan: _Plan, gens: dict[str, Gen], pools: ValuePools) -> Step 
         steps.append(_person_step(*plan.person, pools))
     if plan.poll is not None:
         steps.append(_poll_step(*plan.poll))
+    if plan.period is not None:
+        steps.append(_period_step(*plan.period))
     for k, sub in plan.nested:
         inner = _compile_plan(sub, {}, pools)
         if inner is not None:
@@ -812,6 +818,19 @@ def _poll_step(q_key: str, o_key: str, lo_n: int, hi_n: int) -> Step:
         if options and o_key in args:
             n = min(len(options), lo_n + int(rng.random() * (hi_n - lo_n + 1)))
             args[o_key] = rng.sample(options, n)
+
+    return step
+
+
+def _period_step(year_key: str, month_key: str | None) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        if now is None or year_key not in args:
+            return  # without a current date, any year in the kind's range will do
+        back = int(rng.random() * 14) + 1  # one to fourteen months ago
+        index = now.year * 12 + now.month - 1 - back
+        args[year_key] = index // 12
+        if month_key is not None and month_key in args:
+            args[month_key] = index % 12 + 1
 
     return step
 

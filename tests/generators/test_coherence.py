@@ -179,6 +179,12 @@ def test_poll_options_answer_the_question():
         assert len(set(a["options"])) == len(a["options"]) >= 2
 
 
+def test_a_payslip_month_has_ended():
+    for current, a in draws("get_payslip"):
+        months_ago = (current.year - a["year"]) * 12 + current.month - a["month"]
+        assert 1 <= months_ago <= 14, (current, a)
+
+
 def test_expense_shares_sum_to_100():
     for _, a in draws("split_expense"):
         assert sum(p["share_percent"] for p in a["participants"]) == 100, a
