@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python benchmarks/bench_values.py [--n 50000] [--seed 0] [--repeat 5]``; prints one JSON line:
 µs per `ToolSampler.sample` (optional="some"), per surface of one sample's values, per `mentions` of
 them against a request-like text (with the text normalised once per sample, as the caller does), and
-the one-off costs of `ValuePools.build` and compiling every tool's sampler. The budget for a whole
-sample is 40 µs; `sample` should take ~10 µs of it.
+the one-off costs of `ValuePools.build` and compiling every tool's sampler; the `*_now` figures are the
+same phases with a current date-time per sample (`generators.dates.sample_now`), as the generator runs
+them. The budget for a whole sample is 40 µs; `sample` should take ~10 µs of it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from generators.dates import sample_now
 from generators.registry import load_registry
-from generators.surface import normalize_text
-from generators.values import ToolSampler, ValuePools, mentions, surface
+from generators.surface import mentions, normalize_text, surface
+from generators.values import ToolSampler, ValuePools
 
 
 def _best(fn: Callable[[], Any], repeat: int, n: int) -> tuple[float, Any]:
@@ -41,7 +43,7 @@ def main() -> None:
     opts = ap.parse_args()
 
     t0 = time.perf_counter()
-    pools = ValuePools.build(opts.seed)
+    pools = ValuePools.build(opts.seed, split="train")
     t_pools = time.perf_counter() - t0
     tools = list(load_registry())
     t0 = time.perf_counter()
@@ -50,33 +52,44 @@ def main() -> None:
 
     order = [samplers[i % len(samplers)] for i in range(opts.n)]
 
-    def phase_sample() -> list[dict]:
-        rng = random.Random(opts.seed)
-        return [s.sample(rng) for s in order]
+    nrng = random.Random(opts.seed)
+    nows = [sample_now(nrng) for _ in range(opts.n)]
+    no_nows = [None] * opts.n
 
-    def phase_surface() -> list[str]:
-        # Surface every value of a sample and join them into one request-like text.
-        rng = random.Random(opts.seed)
-        out = []
-        for s, args in zip(order, drawn, strict=True):
-            cur = args.get("currency")
-            out.append(" and ".join(surface(v, s.properties[k], k, rng, currency=cur) for k, v in args.items()))
-        return out
+    def phases(when: list) -> tuple[float, float, float, list[dict], int]:
+        def phase_sample() -> list[dict]:
+            rng = random.Random(opts.seed)
+            return [s.sample(rng, now=now) for s, now in zip(order, when, strict=True)]
 
-    def phase_mentions() -> int:
-        # Check each value against its sample's text, normalised once per sample as the caller does.
-        hits = 0
-        for s, args, text in zip(order, drawn, texts, strict=True):
-            norm = normalize_text(text)
-            for k, v in args.items():
-                hits += mentions(text, v, s.properties[k], name=k, norm=norm)
-        return hits
+        def phase_surface() -> list[str]:
+            # Surface every value of a sample and join them into one request-like text.
+            rng = random.Random(opts.seed)
+            out = []
+            for s, args, now in zip(order, drawn, when, strict=True):
+                cur = args.get("currency")
+                out.append(" and ".join(surface(v, s.properties[k], k, rng, currency=cur, now=now)
+                                        for k, v in args.items()))
+            return out
 
-    # Best of --repeat runs: the development machines are shared, and load only ever adds time.
-    t_sample, drawn = _best(phase_sample, opts.repeat, opts.n)
-    t_surface, texts = _best(phase_surface, opts.repeat, opts.n)
-    t_mentions, hits = _best(phase_mentions, opts.repeat, opts.n)
+        def phase_mentions() -> int:
+            # Check each value against its sample's text, normalised once per sample as the caller does.
+            hits = 0
+            for s, args, text, now in zip(order, drawn, texts, when, strict=True):
+                norm = normalize_text(text)
+                for k, v in args.items():
+                    hits += mentions(text, v, s.properties[k], name=k, norm=norm, now=now)
+            return hits
+
+        # Best of --repeat runs: the development machines are shared, and load only ever adds time.
+        t_sample, drawn = _best(phase_sample, opts.repeat, opts.n)
+        t_surface, texts = _best(phase_surface, opts.repeat, opts.n)
+        t_mentions, hits = _best(phase_mentions, opts.repeat, opts.n)
+        return t_sample, t_surface, t_mentions, drawn, hits
+
+    t_sample, t_surface, t_mentions, drawn, hits = phases(no_nows)
     n_values = sum(len(a) for a in drawn)
+    t_sample_now, t_surface_now, t_mentions_now, drawn_now, hits_now = phases(nows)
+    n_values_now = sum(len(a) for a in drawn_now)
 
     print(json.dumps({
         "tools": len(samplers),
@@ -87,6 +100,10 @@ def main() -> None:
         "us_per_mentions_of_sample": round(t_mentions * 1e6, 2),
         "us_per_mentions_value": round(t_mentions * opts.n / n_values * 1e6, 2),
         "mentions_recall": round(hits / n_values, 4),
+        "us_per_sample_now": round(t_sample_now * 1e6, 2),
+        "us_per_surface_of_sample_now": round(t_surface_now * 1e6, 2),
+        "us_per_mentions_of_sample_now": round(t_mentions_now * 1e6, 2),
+        "mentions_recall_now": round(hits_now / n_values_now, 4),
         "median_params_per_tool": statistics.median(len(s.properties) for s in samplers),
         "ms_pools_build": round(t_pools * 1e3, 1),
         "ms_compile_per_tool": round(t_compile * 1e3, 2),

@@ -79,7 +79,7 @@ class ChunkBuilder:
     def __init__(self, tools: Sequence[Tool], spec: DatasetSpec, paraphraser: Paraphraser | None = None):
         self.spec = spec
         self.paraphraser = paraphraser
-        pools = ValuePools.build(spec.seed)
+        pools = ValuePools.build(spec.seed, split=spec.split)
         self.gen = Generator(
             tools, pools, (spec.distractors.min, spec.distractors.max), spec.optional_params, spec.split
         )

@@ -17,7 +17,9 @@ import re
 from typing import Any
 
 from generators import _vocab as vocab
-from generators.values import _singular, value_kind
+from generators import dates
+from generators.kinds import singular as _singular
+from generators.kinds import value_kind
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december")
@@ -72,9 +74,7 @@ def humanize(name: str) -> str:
 # --- surface -----------------------------------------------------------------------------------------
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+_ordinal = dates.ordinal
 
 
 def date_forms(day: dt.date) -> list[str]:
@@ -114,7 +114,15 @@ def _format_number(value: float, rng: random.Random, money: bool = False) -> str
     return repr(float(value))
 
 
-def surface(value: Any, schema: dict[str, Any], name: str, rng: random.Random, *, currency: str | None = None) -> str:
+def surface(
+    value: Any,
+    schema: dict[str, Any],
+    name: str,
+    rng: random.Random,
+    *,
+    currency: str | None = None,
+    now: dt.datetime | None = None,
+) -> str:
     """Write `value` the way a person would in a request.
 
     Args:
@@ -123,32 +131,43 @@ def surface(value: Any, schema: dict[str, Any], name: str, rng: random.Random, *
         name: The parameter's name (picks phrasing: booleans, money, counts).
         rng: The caller's seeded random generator (chooses among equivalent forms).
         currency: ISO code of the amount's currency when the tool call carries one (adds "$" / "EUR").
+        now: The sample's current date-time. Given, dates and times are said relative to it a good
+            share of the time, as adverbials carrying their own preposition ("tomorrow at 3pm",
+            "next Friday", "on the 14th", "on 14 March"); see `generators.dates`. Without it, dates
+            carry their year ("March 14th, 2026"). Never an ISO string; "UTC" only for a parameter
+            whose name or description is about UTC or time zones.
 
     Returns:
-        The text to put in the request; `mentions(text, value, schema, name=name)` is True for it.
+        The text to put in the request; `mentions(text, value, schema, name=name, now=now)` is True for it.
 
-    >>> surface("2026-03-14", {"type": "string", "format": "date"}, "date", random.Random(3))
+    >>> surface("2026-03-14", {"type": "string", "format": "date"}, "date", random.Random(1))
     'March 14th, 2026'
+    >>> surface("2026-03-06", {"type": "string", "format": "date"}, "date", random.Random(1),
+    ...         now=dt.datetime(2026, 3, 5, 9, 40))
+    'this Friday'
     >>> surface(42.5, {"type": "number"}, "amount", random.Random(1), currency="USD")
     '$42.50'
     """
     t = type(value)
     if t is str:
         if len(value) == 10 and value[4:5] == "-":
-            forms = _date_forms_cached(value)
-            if forms:
-                return forms[int(rng.random() * len(forms))]
+            day = _iso_day(value)
+            if day is not None:
+                if now is not None:
+                    return dates.render_date(day, rng, now)
+                forms = _date_forms_cached(value)
+                return forms[1 + int(rng.random() * (len(forms) - 1))]
         kind = _kind(name, schema)
         if value[4:5] == "-":
             m = _ISO_DATETIME.match(value)
             if m:
-                return _surface_datetime(value, m, rng)
-        if kind == "enum" and "_" in value and _SNAKE.match(value) and rng.random() < 0.7:
-            return value.replace("_", " ")
+                return _surface_datetime(value, m, rng, now, _says_utc(name, schema))
+        if kind == "enum" and "_" in value and _SNAKE.match(value):
+            return value.replace("_", " ").lower()  # a person never types in_person
         if kind == "time":
             c = _CLOCK.match(value)
-            if c:
-                clock_forms = _time_forms(int(c.group(1)), int(c.group(2)))
+            if c and c.group(3) in (None, "00"):
+                clock_forms = dates.time_phrases(int(c.group(1)), int(c.group(2)))
                 return clock_forms[int(rng.random() * len(clock_forms))]
         return value
     if t is bool:
@@ -173,13 +192,43 @@ def surface(value: Any, schema: dict[str, Any], name: str, rng: random.Random, *
     if t is list:
         items = schema.get("items", {}) if isinstance(schema, dict) else {}
         item_name = _singular(name)
-        return _join([surface(v, items, item_name, rng, currency=currency) for v in value])
+        return _join([surface(v, items, item_name, rng, currency=currency, now=now) for v in value])
     if t is dict:
         props = schema.get("properties", {}) if isinstance(schema, dict) else {}
         cur = value.get("currency") if isinstance(value.get("currency"), str) else currency
-        parts = [f"{humanize(k)} {surface(v, props.get(k, {}), k, rng, currency=cur)}" for k, v in value.items()]
+        parts = [f"{humanize(k)} {surface(v, props.get(k, {}), k, rng, currency=cur, now=now)}"
+                 for k, v in value.items()]
         return _join(parts)
     return str(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _says_utc_cached(name: str, description: str) -> bool:
+    text = f"{humanize(name)} {description.lower()}"
+    return "utc" in text.split() or "timezone" in text or "time zone" in text
+
+
+def _says_utc(name: str, schema: dict[str, Any]) -> bool:
+    # A person says "UTC" only when the parameter is about it (a `utc_time`, "time in UTC").
+    return _says_utc_cached(name, str(schema.get("description", "")) if isinstance(schema, dict) else "")
+
+
+def _iso_day(value: str) -> dt.date | None:
+    hit = _day_cache.get(value)
+    if hit is None:
+        if not _ISO_DATE.match(value):
+            return None
+        try:
+            hit = dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+        if len(_day_cache) > 50000:
+            _day_cache.clear()
+        _day_cache[value] = hit
+    return hit
+
+
+_day_cache: dict[str, dt.date] = {}
 
 
 _date_cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -215,16 +264,26 @@ def _date_forms_cached(value: str) -> tuple[str, ...]:
     return entry[0] if entry else ()
 
 
-def _surface_datetime(value: str, m: re.Match[str], rng: random.Random) -> str:
+def _surface_datetime(
+    value: str, m: re.Match[str], rng: random.Random, now: dt.datetime | None, utc_named: bool
+) -> str:
     tz = (m.group(5) or "").lower()
-    if m.group(4) not in (None, "00") or (tz and tz not in _UTC):
-        return value  # seconds or an offset a person would not say: keep the exact form
-    day = dt.date.fromisoformat(m.group(1))
-    hour, minute = int(m.group(2)), int(m.group(3))
-    suffix = " UTC" if tz else ""
-    if rng.random() < 0.25:
-        return f"{day.isoformat()} {hour:02d}:{minute:02d}{suffix}"
-    return f"{rng.choice(date_forms(day)[1:])} at {rng.choice(_time_forms(hour, minute)[1:])}{suffix}"
+    try:
+        when = dt.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}:{m.group(3)}")
+    except ValueError:
+        return value
+    seconds = m.group(4) not in (None, "00")
+    if now is not None and not seconds:
+        text = dates.render_datetime(when, rng, now)
+    else:
+        day = _date_forms_cached(m.group(1))
+        day_text = day[1 + int(rng.random() * (len(day) - 1))] if day else m.group(1)
+        clocks = dates.time_phrases(when.hour, when.minute)
+        clock = f"{when.hour:02d}:{when.minute:02d}:{m.group(4)}" if seconds else clocks[int(rng.random() * 3)]
+        text = f"{day_text} at {clock}"
+    if tz and tz not in _UTC:
+        return f"{text} UTC{tz}"  # an explicit offset is part of the value: keep it
+    return f"{text} UTC" if tz and utc_named else text
 
 
 def _join(parts: list[str]) -> str:
@@ -266,26 +325,94 @@ def _numbers_in(norm: str) -> frozenset[float]:
     return numbers
 
 
-def _date_mentioned(norm: str, value: str) -> bool:
-    # Every accepted form carries the year: without it in the text, no form can match.
-    if value[:4] not in norm:
-        return False
-    entry = _date_entry(value)
-    return entry is not None and any(f in norm and _has(norm, f) for f in entry[1])
+def _date_mentioned(norm: str, value: str, now: dt.datetime | None = None) -> bool:
+    if value[:4] in norm:
+        entry = _date_entry(value)
+        if entry is not None and any(f in norm and _has(norm, f) for f in entry[1]):
+            return True
+    if now is None:
+        return False  # every absolute form carries the year: without a current date, none can match
+    day = _iso_day(value)
+    return day is not None and _relative_day_mentioned(norm, now.date(), day)
+
+
+# A relative form does not count when a word before it changes its meaning ("the day after
+# tomorrow" is not "tomorrow", "next friday" is not "friday") or a year or month after it makes it
+# another date ("the 14th of april", "14 march 2027").
+_BAD_BEFORE: dict[str, tuple[str, ...]] = {"tomorrow": ("after ",), "today": ("from ",), "yesterday": ("before ",)}
+_BAD_BEFORE.update({w: ("next ", "last ", "this ") for w in _WEEKDAYS})
+
+
+def _phrase_in(norm: str, phrase: str) -> bool:
+    start, n = 0, len(phrase)
+    bad_before = _BAD_BEFORE.get(phrase, ())
+    while True:
+        i = norm.find(phrase, start)
+        if i < 0:
+            return False
+        j = i + n
+        start = i + 1
+        if (i and norm[i - 1].isalnum()) or (j < len(norm) and norm[j].isalnum()):
+            continue
+        if bad_before and any(norm[max(0, i - 8):i].endswith(w) for w in bad_before):
+            continue
+        tail = norm[j:j + 7]
+        if tail.startswith(" of ") or tail[1:2].isdigit() or (tail[:2] == ", " and tail[2:6].isdigit()):
+            continue
+        return True
+
+
+_TODAY_WORDS = ("tonight", "this evening", "this afternoon", "this morning")
+
+
+@functools.lru_cache(maxsize=65536)
+def _accepted_days(today: dt.date, day: dt.date) -> tuple[str, ...]:
+    rel, absolute = dates.day_phrases(today, day)
+    forms = [f.lower().removeprefix("on ") for f in rel + absolute]
+    if today == day:
+        forms += _TODAY_WORDS
+    return tuple(dict.fromkeys(forms))
+
+
+def _relative_day_mentioned(norm: str, today: dt.date, day: dt.date) -> bool:
+    return any(_phrase_in(norm, f) for f in _accepted_days(today, day) if f in norm)
 
 
 @functools.lru_cache(maxsize=2048)
 def _accepted_times(hour: int, minute: int) -> tuple[str, ...]:
-    forms = [f.lower() for f in _time_forms(hour, minute)]
-    return tuple(forms + [f.replace(" am", " a.m.").replace(" pm", " p.m.") for f in forms if f.endswith("m")])
+    forms = [f.lower() for f in _time_forms(hour, minute)] + list(dates.time_phrases(hour, minute))
+    if minute == 0:
+        h12, ampm = hour % 12 or 12, "am" if hour < 12 else "pm"
+        forms += [f"{h12}:00{ampm}", f"{h12}:00 {ampm}"]
+    forms += [f.replace(" am", " a.m.").replace(" pm", " p.m.") for f in forms if f.endswith("m")]
+    return tuple(dict.fromkeys(forms))
 
 
 def _time_mentioned(norm: str, hour: int, minute: int) -> bool:
     return any(f in norm and _has(norm, f) for f in _accepted_times(hour, minute))
 
 
+@functools.lru_cache(maxsize=1024)
+def _evening_forms(hour: int, minute: int) -> tuple[str, ...]:
+    # "tonight at 8", "this afternoon at 3": a bare hour that only the part of the day makes a time.
+    bare = f"{hour % 12 or 12}" + (f":{minute:02d}" if minute else "")
+    out = []
+    if hour >= 18:
+        out += [f"tonight at {bare}", f"at {bare} tonight"]
+    if 12 <= hour <= 21:
+        part = "this evening" if hour >= 17 else "this afternoon"
+        out += [f"{part} at {bare}", f"at {bare} {part}"]
+    return tuple(out)
+
+
 def mentions(
-    text: str, value: Any, schema: dict[str, Any] | None = None, *, name: str | None = None, norm: str | None = None
+    text: str,
+    value: Any,
+    schema: dict[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    norm: str | None = None,
+    now: dt.datetime | None = None,
 ) -> bool:
     """Whether `text` carries `value` in a recognisable form.
 
@@ -295,12 +422,16 @@ def mentions(
         schema: The parameter's JSON Schema (array item and property schemas are used for nesting).
         name: The parameter's name; needed to recognise booleans ("include hourly: yes").
         norm: `normalize_text(text)`, when the caller checks several values against one text.
+        now: The sample's current date-time: relative and yearless dates ("next friday", "the 14th",
+            "14 march", "tomorrow at 3pm") then count, resolved by `generators.dates`' rules.
 
     Returns:
         True iff every part of the value is present: numbers compare by value (5 == 5.0 == "5.00"
         == "five"), dates in any form `surface` writes, each array element, each leaf of an object.
 
     >>> mentions("Weather in Paris on March 14th, 2026?", "2026-03-14")
+    True
+    >>> mentions("Weather in Paris next Friday?", "2026-03-13", now=dt.datetime(2026, 3, 5, 9, 40))
     True
     >>> mentions("Book 15 seats", 5)
     False
@@ -309,7 +440,7 @@ def mentions(
         norm = normalize_text(text)
     t = type(value)
     if t is str:
-        return _str_mentioned(norm, value)
+        return _str_mentioned(norm, value, now)
     if t is int or t is float:
         return float(value) in _numbers_in(norm)
     if t is bool:
@@ -320,14 +451,14 @@ def mentions(
     if t is list:
         items = schema.get("items", {})
         item_name = _singular(name) if name else None
-        return all(mentions(text, v, items, name=item_name, norm=norm) for v in value)
+        return all(mentions(text, v, items, name=item_name, norm=norm, now=now) for v in value)
     if t is dict:
         props = schema.get("properties", {})
-        return all(mentions(text, v, props.get(k, {}), name=k, norm=norm) for k, v in value.items())
+        return all(mentions(text, v, props.get(k, {}), name=k, norm=norm, now=now) for k, v in value.items())
     return _has(norm, str(value).lower())
 
 
-def _str_mentioned(norm: str, value: str) -> bool:
+def _str_mentioned(norm: str, value: str, now: dt.datetime | None = None) -> bool:
     low = value.lower()
     if low in norm and _has(norm, low):
         return True
@@ -345,13 +476,16 @@ def _str_mentioned(norm: str, value: str) -> bool:
     if value[4:5] != "-" and value[2:3] != ":" and value[1:2] != ":":
         return False
     if len(value) == 10 and _date_entry(value) is not None:
-        return _date_mentioned(norm, value)
+        return _date_mentioned(norm, value, now)
     m = _ISO_DATETIME.match(value)
     if m:
         hour, minute = int(m.group(2)), int(m.group(3))
         if _has(norm, f"{m.group(1)} {hour:02d}:{minute:02d}"):
             return True
-        return _date_mentioned(norm, m.group(1)) and _time_mentioned(norm, hour, minute)
+        if now is not None and m.group(1) == now.date().isoformat() and hour >= 12:
+            if any(f in norm and _phrase_in(norm, f) for f in _evening_forms(hour, minute)):
+                return True
+        return _time_mentioned(norm, hour, minute) and _date_mentioned(norm, m.group(1), now)
     c = _CLOCK.match(value)
     if c:
         return _time_mentioned(norm, int(c.group(1)), int(c.group(2)))

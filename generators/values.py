@@ -25,10 +25,16 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, Literal
 
 import fastjsonschema
-from faker import Faker
 
 from generators import _vocab as vocab
+from generators import pools as pool_lib
 from generators._regex import nested_unbounded, regex_generator
+from generators.kinds import main_type as _main_type
+from generators.kinds import name_tokens, value_kind
+from generators.kinds import singular as _singular
+from generators.pools import ANCHOR, DATE_SPAN, ValuePools
+
+__all__ = ["ANCHOR", "DATE_SPAN", "ToolSampler", "ValueGenerationError", "ValuePools", "ordered_pairs", "value_kind"]
 
 Gen = Callable[[random.Random], Any]
 
@@ -43,201 +49,14 @@ def _pick(seq: Any) -> Gen:
 def _randint(rng: random.Random, lo: int, hi: int) -> int:
     return lo + int(rng.random() * (hi - lo + 1))
 
-# Dates are drawn around a fixed anchor, not today, so the same seed gives the same dataset any day.
-ANCHOR = dt.date(2026, 1, 1)
-DATE_SPAN = (-365, 730)
 MAX_ATTEMPTS = 30  # regenerations of one sample or one value before giving up
 PATTERN_CHECK_BUDGET_S = 0.005  # one pattern check on a generated value; slower patterns are refused
 VALUE_DEADLINE_S = 0.05  # wall-clock bound on constructing one value (regex retries, pool filtering)
-_MILITARY = re.compile(r"\b(?:DPO|FPO|APO|USNS|USNV|USS|PSC|Unit)\b")
 UUID_RE = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z"
 
 
 class ValueGenerationError(ValueError):
     """No valid value could be produced for a parameter; the message names the tool and parameter."""
-
-
-@dataclass(frozen=True)
-class ValuePools:
-    """Values drawn from Faker once per seed, by kind; the hot path picks from them with `rng.choice`."""
-
-    seed: int
-    pools: dict[str, tuple[str, ...]]
-
-    @staticmethod
-    def build(seed: int, size: int = 256) -> ValuePools:
-        """Draw every pool for `seed` (cached: pools are immutable and cost ~0.3 s to draw).
-
-        Args:
-            seed: Seeds the Faker instance (`seed_instance`) and the shuffles; same seed, same pools.
-            size: Values drawn per Faker-backed kind.
-
-        Returns:
-            The pools, keyed by kind.
-        """
-        return _build_pools(seed, size)
-
-    def get(self, kind: str) -> tuple[str, ...]:
-        """Return the pool for `kind` (the generic word pool when there is none)."""
-        return self.pools.get(kind) or self.pools["word"]
-
-
-def _unique(values: list[str], vague: str) -> tuple[str, ...]:
-    # Keep order (determinism) and drop values that a vague phrase contains as whole words ("usual"),
-    # so a clarification's stand-in can never mention the value it stands in for.
-    seen: dict[str, None] = {}
-    for v in values:
-        v = " ".join(v.split())
-        if v and f" {v.lower()} " not in vague:
-            seen.setdefault(v, None)
-    return tuple(seen)
-
-
-@functools.lru_cache(maxsize=8)
-def _build_pools(seed: int, size: int) -> ValuePools:
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
-    rng = random.Random(seed)
-
-    def draw(fn: Callable[[], str], n: int = size) -> list[str]:
-        return [fn() for _ in range(n)]
-
-    def places() -> str:
-        return fake.location_on_land()[2]
-
-    def country() -> str:
-        name = fake.country()
-        return name if "(" not in name and "," not in name else "France"
-
-    def phone() -> str:
-        return "+1" + fake.numerify("%##%######")
-
-    def address() -> str:
-        # Faker's en_US mixes in military mail addresses (DPO/FPO/APO), which nobody types in a request.
-        for _ in range(10):
-            text = fake.address().replace("\n", ", ")
-            if not _MILITARY.search(text):
-                return text
-        return fake.street_address()
-
-    def identifier() -> str:
-        return fake.bothify("??-#####").upper()
-
-    raw: dict[str, list[str]] = {
-        "city": list(vocab.CITIES) + draw(places, size // 2),
-        "country": draw(country),
-        "country_code": draw(fake.country_code),
-        "address": draw(address),
-        "street": draw(fake.street_address),
-        "state": draw(fake.state),
-        "zipcode": draw(fake.zipcode),
-        "person_name": draw(fake.name),
-        "first_name": draw(fake.first_name),
-        "last_name": draw(fake.last_name),
-        "username": draw(fake.user_name),
-        "company": draw(fake.company),
-        "email": draw(fake.safe_email),
-        "phone": draw(phone),
-        "url": draw(fake.url) + [fake.url() + fake.uri_path() for _ in range(size // 2)],
-        "hostname": draw(fake.hostname),
-        "ipv4": draw(fake.ipv4_public),
-        "word": draw(fake.word),
-        "sentence": list(vocab.SENTENCES),
-        "title": list(vocab.TITLES),
-        "option": list(vocab.OPTIONS),
-        "job": draw(fake.job),
-        "currency_code": list(vocab.CURRENCIES),
-        "iata_code": [code for code, _ in vocab.AIRPORTS],
-        "language": draw(fake.language_name),
-        "language_code": list(vocab.LANGUAGE_CODES),
-        "timezone": draw(fake.timezone),
-        "color": draw(fake.safe_color_name),
-        "file_path": draw(fake.file_path),
-        "file_name": draw(fake.file_name),
-        "identifier": draw(identifier),
-        "password": draw(lambda: fake.password(length=12)),
-        "product": [f"{rng.choice(vocab.ADJECTIVES)} {rng.choice(vocab.PRODUCTS)}" for _ in range(size)],
-        "keyword": list(vocab.KEYWORDS),
-    }
-    for kind, words in vocab.CURATED.items():
-        raw.setdefault(kind, list(words))
-    vague = vocab.vague_blob()
-    pools = {kind: _unique(values, vague) for kind, values in raw.items()}
-    day0 = ANCHOR + dt.timedelta(days=DATE_SPAN[0])
-    n_days = DATE_SPAN[1] - DATE_SPAN[0]
-    pools["date"] = tuple((day0 + dt.timedelta(days=i)).isoformat() for i in range(n_days))
-    pools["time"] = tuple(f"{h:02d}:{m:02d}" for h in range(7, 22) for m in (0, 15, 30, 45))
-    return ValuePools(seed=seed, pools=pools)
-
-
-# --- value kinds -------------------------------------------------------------------------------------
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def name_tokens(name: str) -> tuple[str, ...]:
-    """Split a parameter name into lower-case words (`departureCity`, `departure_city` -> departure, city)."""
-    return tuple(t for t in re.split(r"[_\-\s.]+", _CAMEL.sub("_", name).lower()) if t)
-
-
-def _singular(name: str) -> str:
-    # Array items are named after their array: `attendee_emails` items are emails.
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("s", "")):
-        if name.endswith(suffix) and len(name) > len(suffix) + 2:
-            return name[: -len(suffix)] + repl
-    return name
-
-
-_FORMAT_KINDS = {
-    "date": "date", "date-time": "datetime", "time": "time", "email": "email", "idn-email": "email",
-    "uri": "url", "iri": "url", "uri-reference": "url", "uuid": "uuid", "hostname": "hostname",
-    "idn-hostname": "hostname", "ipv4": "ipv4",
-}
-
-
-def value_kind(name: str, schema: dict[str, Any]) -> str:
-    """Classify what a parameter holds, from its format, enum, type, name and description.
-
-    Args:
-        name: The parameter's name (array items use their array's name).
-        schema: The parameter's JSON Schema.
-
-    Returns:
-        A kind such as "date", "city", "email", "money", "count", "enum", "boolean" or "word".
-
-    >>> value_kind("departure_city", {"type": "string"})
-    'city'
-    >>> value_kind("amount", {"type": "number"})
-    'money'
-    """
-    if "enum" in schema or "const" in schema:
-        return "enum"
-    typ = _main_type(schema)
-    if typ in ("boolean", "null", "array", "object"):
-        return typ
-    fmt = schema.get("format")
-    if typ == "string" and fmt in _FORMAT_KINDS:
-        return _FORMAT_KINDS[fmt]
-    toks = name_tokens(name)
-    text = " ".join(toks) + " | " + str(schema.get("description", "")).lower()
-    rules = vocab.NUMBER_RULES if typ in ("integer", "number") else vocab.STRING_RULES
-    for kind, words, phrases in rules:
-        if any(t in words for t in toks) or any(p in text for p in phrases):
-            return kind
-    return "number" if typ in ("integer", "number") else "word"
-
-
-def _main_type(schema: dict[str, Any]) -> str:
-    typ = schema.get("type")
-    if isinstance(typ, list):
-        typ = next((t for t in typ if t != "null"), "null")
-    if typ is None:
-        if "properties" in schema:
-            return "object"
-        if "items" in schema:
-            return "array"
-        return "string"
-    return str(typ)
 
 
 # --- per-schema generators -----------------------------------------------------------------------------
@@ -249,6 +68,8 @@ class _Context:
     def __init__(self, pools: ValuePools, tool: str):
         self.pools = pools
         self.tool = tool
+        self.tool_tokens = frozenset(name_tokens(tool))
+        self.tool_words = " ".join(name_tokens(tool))  # in order: "request time off" says "time off"
 
     def fail(self, path: str, message: str) -> ValueGenerationError:
         return ValueGenerationError(f"tool {self.tool!r}, parameter {path!r}: {message}")
@@ -312,6 +133,10 @@ def _number_gen(name: str, schema: dict[str, Any], ctx: _Context, path: str, int
     strict_lo = isinstance(xlo, int | float) and not isinstance(xlo, bool) and lo == xlo
     strict_hi = isinstance(xhi, int | float) and not isinstance(xhi, bool) and hi == xhi
     nlo, nhi, decimals = vocab.NUMBER_RANGES.get(kind, vocab.NUMBER_RANGES["number"])
+    step_value: float = 0
+    override = _number_override(name, ctx.tool_tokens)
+    if override is not None:
+        nlo, nhi, decimals, step_value = override
     # Prefer the kind's natural range (an age is 18-90) where it fits inside the schema's bounds.
     a, b = max(lo, nlo), min(hi, nhi)
     if a > b:
@@ -358,6 +183,10 @@ def _number_gen(name: str, schema: dict[str, Any], ctx: _Context, path: str, int
 
         whole_bias = kind == "money" and not integer  # "$40" is as common as "$39.95"
         step = 1000 if kind == "salary" and i_hi - i_lo >= 2000 else 0  # salaries come in round thousands
+        if step_value:
+            step = max(1, round(step_value * scale))  # radii by the hundred, ratings by the half star
+        if step and -(-i_lo // step) > i_hi // step:
+            step = 0  # no multiple of the step fits the schema's range
 
         span = i_hi - i_lo + 1
 
@@ -377,6 +206,16 @@ def _number_gen(name: str, schema: dict[str, Any], ctx: _Context, path: str, int
         raise ctx.fail(path, f"no value in range [{lo}, {hi}] with multipleOf {multiple}")
 
     return _with_default(schema, gen)
+
+
+@functools.lru_cache(maxsize=1024)
+def _number_override(name: str, tool_tokens: frozenset[str]) -> tuple[float, float, int, float] | None:
+    # A realistic range for this parameter of this tool (a hotel night costs 60-450, a radius 200-5000 m).
+    words = tool_tokens | set(name_tokens(name))
+    for phrase, lo, hi, decimals, step in vocab.NUMBER_OVERRIDES:
+        if all(w in words for w in phrase.split()):
+            return lo, hi, decimals, step
+    return None
 
 
 def _multiple_ok(v: float, multiple: Any) -> bool:
@@ -495,7 +334,7 @@ def _string_gen(name: str, schema: dict[str, Any], ctx: _Context, path: str) -> 
     pattern = schema.get("pattern")
     if min_len > max_len:
         raise ctx.fail(path, f"minLength {min_len} > maxLength {max_len}")
-    special = _special_string(kind, name, schema, ctx.pools)
+    special = _special_string(kind, name, schema, ctx)
     if special is not None and pattern is None:
         probe = random.Random(0)
         fit = [min_len <= len(special(probe)) <= max_len for _ in range(100)]
@@ -513,7 +352,11 @@ def _string_gen(name: str, schema: dict[str, Any], ctx: _Context, path: str) -> 
     if not risky:
         # Bounded by the pool size (a few hundred short strings), not by a clock: a time limit here
         # would make the candidate list, and so the dataset, depend on machine load.
-        candidates = [v for v in list(ctx.pools.get(kind)) + _description_examples(schema) if fits(v)]
+        pool = ctx.pools.get(pool_kind(kind, name, ctx.tool_tokens))
+        if kind == "identifier":  # a patterned id: ids of its own format first (IBANs, flight numbers)
+            key = _id_key(name_tokens(name))
+            pool = (ctx.pools.pools.get(f"id:{key}", ()) if key else ()) + pool
+        candidates = [v for v in list(pool) + _description_examples(schema) if fits(v)]
     if len(candidates) >= 5:
         # A specific kind filtered by the constraints reads far better than regex noise.
         return _pick(candidates)
@@ -592,8 +435,34 @@ def _length_checked(gen: Gen, min_len: int, max_len: int, ctx: _Context, path: s
     return _retrying(gen, lambda v: min_len <= len(v) <= max_len, ctx, path, what)
 
 
-def _special_string(kind: str, name: str, schema: dict[str, Any], pools: ValuePools) -> Gen | None:
+def pool_kind(kind: str, name: str, tool_tokens: frozenset[str] = frozenset()) -> str:
+    """The pool a free-text parameter draws from: its purpose (`_vocab.PURPOSE_RULES`), else its kind.
+
+    >>> pool_kind("sentence", "reason_for_visit", frozenset({"book", "doctor", "appointment"}))
+    'visit_reason'
+    """
+    if kind not in ("sentence", "title", "keyword"):
+        return kind
+    return _purpose(name, tool_tokens) or kind
+
+
+@functools.lru_cache(maxsize=1024)
+def _purpose(name: str, tool_tokens: frozenset[str]) -> str | None:
+    toks = set(name_tokens(name))
+    for purpose, tools, words in vocab.PURPOSE_RULES:
+        if (not tools or tools & tool_tokens) and words & toks:
+            return purpose
+    return None
+
+
+def _id_key(tokens: tuple[str, ...]) -> str | None:
+    table = dict(vocab.ID_FORMATS)
+    return next((t for t in tokens if t in table), None)
+
+
+def _special_string(kind: str, name: str, schema: dict[str, Any], ctx: _Context) -> Gen | None:
     """Generators for kinds that are computed rather than picked (dates, ids, versions)."""
+    pools = ctx.pools
     if kind == "date":
         dates = pools.get("date")
         return _pick(dates)
@@ -610,12 +479,374 @@ def _special_string(kind: str, name: str, schema: dict[str, Any], pools: ValuePo
     if kind == "uuid":
         return lambda rng: str(uuid.UUID(int=rng.getrandbits(128), version=4))
     if kind == "identifier":
+        # Realistic formats per kind of id (order numbers, ticket keys, Slack thread timestamps).
+        key = _id_key(name_tokens(name)) or _id_key(tuple(sorted(ctx.tool_tokens)))
+        if key is not None:
+            return pool_lib.id_generator(dict(vocab.ID_FORMATS)[key])
         toks = [t for t in name_tokens(name) if t not in ("id", "ids", "number", "code", "ref")]
         prefix = (toks[0][:3] if toks else "id").upper()
         return lambda rng: f"{prefix}-{10000 + int(rng.random() * 90000)}"
     if kind == "version":
         return lambda rng: f"{_randint(rng, 0, 5)}.{_randint(rng, 0, 20)}.{_randint(rng, 0, 9)}"
     return None
+
+
+# --- values that agree across fields -------------------------------------------------------------------
+#
+# A `_Plan` per object schema, built once per tool, says which fields `ToolSampler.sample` rewrites
+# after drawing them independently: dates placed relative to the sample's current date (bookings
+# ahead, logs and reports behind), start/end pairs with spans that fit the kind (a hotel stay of 1-14
+# nights), sibling currencies / airports / cities that differ, a city with its own region and
+# country, an email that belongs to the named person, poll options that answer the poll's question.
+
+_MINUTES = (0, 0, 0, 15, 30, 30, 45)
+_LOCATION_COLUMNS = {"city": 0, "state": 1, "country": 2, "country_code": 3, "address": 4}
+_DISTINCT_KINDS = frozenset({"currency_code", "iata_code", "city", "station", "country_code", "language_code"})
+_WORDS = re.compile(r"[a-z0-9]+")
+_SAME_COUNTRY = {
+    row[0]: tuple(r[0] for r in vocab.LOCATIONS if r[3] == row[3] and r[0] != row[0]) for row in vocab.LOCATIONS
+}
+_HAS_NEIGHBOUR = tuple(city for city, near in _SAME_COUNTRY.items() if near)
+_SAME_COUNTRY.update({
+    name: tuple(n for n, c in vocab.STATIONS if c == code and n != name) for name, code in vocab.STATIONS
+})
+_STATION_NEIGHBOURS = tuple(name for name, _ in vocab.STATIONS)
+
+
+@dataclass(frozen=True)
+class _DateField:
+    datetime: bool
+    lo: int  # days from the current date
+    hi: int
+    hours: tuple[int, int]
+    past: bool  # the window ends today or earlier (logs, reports)
+
+
+@dataclass(frozen=True)
+class _Span:
+    low: str
+    high: str
+    unit: str  # "days" or "minutes"
+    lo: int
+    hi: int
+
+
+@dataclass
+class _Plan:
+    dates: dict[str, _DateField]
+    spans: list[_Span]
+    distinct: list[tuple[str, ...]]
+    location: list[tuple[str, int]]
+    person: tuple[str, str] | None
+    poll: tuple[str, str, int, int] | None  # question key, options key, min and max options
+    shares: list[tuple[str, str]]  # (array of objects, their percentage member): shares that sum to 100
+    period: tuple[str, str | None] | None  # (year key, month key): a month that has already ended
+    nested: list[tuple[str, _Plan]]
+
+    def empty(self) -> bool:
+        return not (self.dates or self.spans or self.distinct or self.location or self.person or self.poll
+                    or self.shares or self.period or self.nested)
+
+
+def _text(*parts: str) -> str:
+    return " " + " ".join(_WORDS.findall(" ".join(parts).lower())) + " "
+
+
+def _first_match(text: str, rules: Any) -> Any:
+    for rule in rules:
+        if any(f" {w} " in text for w in rule[0]):
+            return rule
+    return None
+
+
+def _date_field(name: str, schema: dict[str, Any], tool: str) -> _DateField | None:
+    if schema.get("format") not in ("date", "date-time") or _main_type(schema) != "string":
+        return None
+    if any(k in schema for k in ("enum", "const", "pattern", "anyOf", "oneOf")):
+        return None
+    text = _text(tool, "|", " ".join(name_tokens(name)), "|", str(schema.get("description", "")))
+    rule = _first_match(text, vocab.DATE_WINDOWS)
+    lo, hi, hours = rule[1:] if rule else vocab.DEFAULT_DATE_WINDOW
+    return _DateField(schema["format"] == "date-time", lo, hi, hours, hi <= 0)
+
+
+def _build_plan(schema: dict[str, Any], ctx: _Context) -> _Plan:
+    props = {k: v for k, v in schema.get("properties", {}).items() if isinstance(v, dict)}
+    tool = ctx.tool_words
+    dates = {k: f for k, s in props.items() if (f := _date_field(k, s, tool)) is not None}
+    spans = []
+    for low, high in ordered_pairs(props):
+        if low in dates and high in dates and dates[low].datetime == dates[high].datetime:
+            text = _text(tool, low, high, str(props[low].get("description", "")),
+                         str(props[high].get("description", "")))
+            rules = [r for r in vocab.DATE_SPANS if dates[low].datetime or r[1] == "days"]
+            rule = _first_match(text, rules)
+            unit, lo, hi = rule[1:] if rule else vocab.DEFAULT_DATE_SPAN
+            spans.append(_Span(low, high, unit, lo, hi))
+    kinds = {k: value_kind(k, s) for k, s in props.items()}
+    by_kind: dict[str, list[str]] = {}
+    for k, kind in kinds.items():
+        by_kind.setdefault(kind, []).append(k)
+    location = [(k, _LOCATION_COLUMNS[kind]) for k, kind in kinds.items() if kind in _LOCATION_COLUMNS]
+    if len({col for _, col in location}) < 2 or len(location) != len({col for _, col in location}):
+        location = []  # one place named several ways; two cities are two places
+    distinct = [(kind, *keys) for kind, keys in by_kind.items() if kind in _DISTINCT_KINDS and len(keys) > 1
+                and not location]
+    person = None
+    names, emails = by_kind.get("person_name", []), by_kind.get("email", [])
+    if len(names) == 1 and len(emails) == 1:
+        n_tok, e_tok = name_tokens(names[0]), name_tokens(emails[0])
+        if n_tok[0] == e_tok[0] or len(e_tok) == 1 or n_tok[0] in ("full", "name"):
+            person = (names[0], emails[0])
+    poll = None
+    for k, s in props.items():
+        items = s.get("items")
+        if kinds[k] == "array" and isinstance(items, dict) and value_kind(_singular(k), items) == "option":
+            question = next((q for q in props if pool_kind(kinds[q], q, ctx.tool_tokens) == "poll_question"), None)
+            if question is not None:
+                lo_n = max(2, int(s.get("minItems", 2)))
+                hi_n = max(lo_n, min(int(s.get("maxItems", 5)), 5))
+                poll = (question, k, lo_n, hi_n)
+    shares = []
+    for k, s in props.items():
+        items = s.get("items")
+        if kinds[k] == "array" and isinstance(items, dict):
+            for member, ms in items.get("properties", {}).items():
+                if isinstance(ms, dict) and value_kind(member, ms) == "percent" and "share" in name_tokens(member):
+                    shares.append((k, member))
+    # A year (and month) of a payslip, statement or report: a period that has ended, near the current date.
+    years, months = by_kind.get("year", []), by_kind.get("month", [])
+    period = (years[0], months[0] if len(months) == 1 else None) if len(years) == 1 else None
+    nested = [(k, sub) for k, s in props.items() if kinds[k] == "object"
+              if not (sub := _build_plan(s, ctx)).empty()]
+    return _Plan(dates, spans, distinct, location, person, poll, shares, period, nested)
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso(ordinal: int) -> str:
+    return dt.date.fromordinal(ordinal).isoformat()
+
+
+_PSEUDO_DAY0 = ANCHOR.toordinal() + DATE_SPAN[0] + 60
+_PSEUDO_DAYS = DATE_SPAN[1] - DATE_SPAN[0] - 180
+
+
+def _reference(rng: random.Random, now: dt.datetime | None) -> tuple[int, int]:
+    # (day ordinal, minute of the day) of the current moment. Without a current date, a pseudo one
+    # around the fixed anchor keeps the dates in their old range.
+    if now is not None:
+        return now.toordinal(), now.hour * 60 + now.minute
+    return _PSEUDO_DAY0 + int(rng.random() * _PSEUDO_DAYS), 720
+
+
+def _draw_moment(f: _DateField, rng: random.Random, ref: tuple[int, int], day: int | None = None) -> tuple[int, int]:
+    # (day ordinal, minute of the day; -1 for a date) inside the field's window.
+    today = ref[0]
+    if day is None:
+        # Squared draws favour the near end: most bookings are days or weeks out, most log queries recent.
+        r = rng.random()
+        offset = int(r * r * (f.hi - f.lo + 1))
+        day = today + (f.hi - offset if f.past else f.lo + offset)
+    if not f.datetime:
+        return day, -1
+    clock = (f.hours[0] + int(rng.random() * (f.hours[1] - f.hours[0] + 1))) * 60
+    clock += _MINUTES[int(rng.random() * len(_MINUTES))]
+    if day == today:
+        if f.past and clock >= ref[1]:
+            day -= 1  # a past moment today that is still ahead: yesterday instead
+        elif not f.past and clock <= ref[1]:
+            day += 1  # a booking today whose time has passed: tomorrow instead
+    return day, clock
+
+
+def _format(moment: tuple[int, int]) -> str:
+    day, clock = moment
+    if clock < 0:
+        return _iso(day)
+    return f"{_iso(day)}T{clock // 60:02d}:{clock % 60:02d}:00Z"
+
+
+def _draw_date(f: _DateField, rng: random.Random, ref: tuple[int, int]) -> str:
+    return _format(_draw_moment(f, rng, ref))
+
+
+def _shift(moment: tuple[int, int], f: _DateField, span: _Span, rng: random.Random, sign: int,
+           ref: tuple[int, int]) -> tuple[int, int]:
+    # The other end of a span: `moment` moved by lo..hi units (forward for sign=1, back for -1).
+    n = span.lo + int(rng.random() * (span.hi - span.lo + 1))
+    day, clock = moment
+    if span.unit == "minutes" and clock >= 0:
+        total = day * 1440 + clock + sign * 15 * max(1, round(n / 15))
+        return divmod(total, 1440)
+    if f.datetime:
+        return _draw_moment(f, rng, (0, 0), day + sign * n)  # ref (0, 0): no day is "today" there
+    return day + sign * n, -1
+
+
+def _parse_moment(value: str) -> tuple[int, int]:
+    day = dt.date.fromisoformat(value[:10]).toordinal()
+    return day, (int(value[11:13]) * 60 + int(value[14:16]) if len(value) > 10 else -1)
+
+
+Step = Callable[[dict[str, Any], random.Random, "dt.datetime | None"], None]
+
+
+def _compile_plan(plan: _Plan, gens: dict[str, Gen], pools: ValuePools) -> Step | None:
+    """One closure per rule the plan holds (nothing to loop over for the rules it does not)."""
+    steps: list[Step] = []
+    if plan.dates:
+        steps.append(_dates_step(plan))
+    for kind, *keys in plan.distinct:
+        steps.append(_distinct_step(kind, tuple(keys), gens))
+    for k, member in plan.shares:
+        steps.append(_shares_step(k, member))
+    if plan.location:
+        steps.append(_location_step(tuple(plan.location)))
+    if plan.person is not None:
+        steps.append(_person_step(*plan.person, pools))
+    if plan.poll is not None:
+        steps.append(_poll_step(*plan.poll))
+    if plan.period is not None:
+        steps.append(_period_step(*plan.period))
+    for k, sub in plan.nested:
+        inner = _compile_plan(sub, {}, pools)
+        if inner is not None:
+            steps.append(_nested_step(k, inner))
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def run(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        for step in steps:
+            step(args, rng, now)
+
+    return run
+
+
+def _dates_step(plan: _Plan) -> Step:
+    spans = [(s.low, s.high, plan.dates[s.low], plan.dates[s.high], s) for s in plan.spans]
+    in_span = {k for s in plan.spans for k in (s.low, s.high)}
+    singles = [(k, f) for k, f in plan.dates.items() if k not in in_span]
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        ref = _reference(rng, now)
+        for low, high, low_f, high_f, span in spans:
+            has_low, has_high = low in args, high in args
+            if has_low or has_high:
+                if high_f.past:  # a report's range ends in the past: place the end, then the start
+                    end = _draw_moment(high_f, rng, ref)
+                    start = _shift(end, low_f, span, rng, -1, ref)
+                else:
+                    start = _draw_moment(low_f, rng, ref)
+                    end = _shift(start, high_f, span, rng, 1, ref)
+                if has_low:
+                    args[low] = _format(start)
+                if has_high:
+                    args[high] = _format(end)
+        for k, f in singles:
+            if k in args:
+                args[k] = _format(_draw_moment(f, rng, ref))
+
+    return step
+
+
+def _distinct_step(kind: str, keys: tuple[str, ...], gens: dict[str, Gen]) -> Step:
+    place = kind in ("city", "station")
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        seen: list[Any] = []
+        for k in keys:
+            if k not in args:
+                continue
+            if seen and place:  # a second place in a trip or route: the same country
+                near = _SAME_COUNTRY.get(seen[0], ())
+                if not near:  # the first has no neighbour in the table: move it to one that has
+                    first = next(key for key in keys if key in args)
+                    options = _HAS_NEIGHBOUR if kind == "city" else _STATION_NEIGHBOURS
+                    args[first] = seen[0] = options[int(rng.random() * len(options))]
+                    near = _SAME_COUNTRY[seen[0]]
+                args[k] = near[int(rng.random() * len(near))]
+            for _ in range(10 if k in gens else 0):
+                if args[k] not in seen:
+                    break
+                args[k] = gens[k](rng)
+            seen.append(args[k])
+
+    return step
+
+
+def _shares_step(k: str, member: str) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        items = args.get(k)
+        if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
+            base, extra = divmod(100, len(items))
+            for i, item in enumerate(items):
+                item[member] = base + (1 if i < extra else 0)
+
+    return step
+
+
+def _location_step(location: tuple[tuple[str, int], ...]) -> Step:
+    rows, n = vocab.LOCATIONS, len(vocab.LOCATIONS)
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        if sum(k in args for k, _ in location) > 1:
+            row = rows[int(rng.random() * n)]
+            for k, col in location:
+                if k in args:
+                    args[k] = row[col] if col < 4 else _address(row, rng)
+
+    return step
+
+
+def _person_step(name_key: str, email_key: str, pools: ValuePools) -> Step:
+    email_of = pools.email_of
+
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        if email_key in args:
+            email = email_of.get(args.get(name_key))  # type: ignore[arg-type]
+            if email is not None:
+                args[email_key] = email
+
+    return step
+
+
+def _poll_step(q_key: str, o_key: str, lo_n: int, hi_n: int) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        options = pool_lib.poll_options(args.get(q_key, ""))
+        if options and o_key in args:
+            n = min(len(options), lo_n + int(rng.random() * (hi_n - lo_n + 1)))
+            args[o_key] = rng.sample(options, n)
+
+    return step
+
+
+def _period_step(year_key: str, month_key: str | None) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        if now is None or year_key not in args:
+            return  # without a current date, any year in the kind's range will do
+        back = int(rng.random() * 14) + 1  # one to fourteen months ago
+        index = now.year * 12 + now.month - 1 - back
+        args[year_key] = index // 12
+        if month_key is not None and month_key in args:
+            args[month_key] = index % 12 + 1
+
+    return step
+
+
+def _nested_step(k: str, inner: Step) -> Step:
+    def step(args: dict[str, Any], rng: random.Random, now: dt.datetime | None) -> None:
+        value = args.get(k)
+        if isinstance(value, dict):
+            inner(value, rng, now)
+
+    return step
+
+
+def _address(row: tuple[str, str, str, str], rng: random.Random) -> str:
+    streets = vocab.STREETS.get(row[3], vocab.STREETS_EN)
+    return f"{1 + int(rng.random() * 240)} {streets[int(rng.random() * len(streets))]}, {row[0]}"
 
 
 # --- the per-tool sampler ------------------------------------------------------------------------------
@@ -654,6 +885,10 @@ class ToolSampler:
         self._gens = {k: _compile(k, s, ctx, k) for k, s in self.properties.items()}
         self._fields = [(k, self._gens[k], k in req) for k in self.properties]
         self._pairs = ordered_pairs(self.properties)
+        self._pools = pools
+        plan = _build_plan(parameters_schema, ctx)
+        self._plan = None if plan.empty() else plan
+        self._apply = None if self._plan is None else _compile_plan(self._plan, self._gens, pools)
         # use_default=False: fastjsonschema would otherwise write defaults into the ground truth.
         self._validate = fastjsonschema.compile(
             parameters_schema, use_default=False, formats={"uuid": UUID_RE}
@@ -670,16 +905,40 @@ class ToolSampler:
             return False
         return True
 
-    def sample_value(self, name: str, rng: random.Random) -> Any:
-        """Draw one value for parameter `name` (e.g. a different value for a clarification's follow-up)."""
-        return self._gens[name](rng)
+    def sample_value(
+        self, name: str, rng: random.Random, now: dt.datetime | None = None, args: dict[str, Any] | None = None
+    ) -> Any:
+        """Draw one value for parameter `name` (e.g. a different value for a clarification's follow-up).
 
-    def sample(self, rng: random.Random, optional: Literal["none", "some", "all"] = "some") -> dict[str, Any]:
-        """Draw arguments that validate against the tool's schema.
+        Args:
+            name: A top-level parameter.
+            rng: The caller's seeded random generator.
+            now: The sample's current date-time: a date lands in the parameter's window around it.
+            args: The other arguments of the call: the end of a span keeps to its start and vice versa.
+        """
+        plan = self._plan
+        if plan is None or name not in plan.dates:
+            return self._gens[name](rng)
+        ref = _reference(rng, now)
+        f = plan.dates[name]
+        for span in plan.spans:
+            other = span.low if name == span.high else span.high if name == span.low else None
+            if other is not None and args and isinstance(args.get(other), str):
+                moment = _parse_moment(args[other])
+                return _format(_shift(moment, f, span, rng, 1 if name == span.high else -1, ref))
+        return _draw_date(f, rng, ref)
+
+    def sample(
+        self, rng: random.Random, optional: Literal["none", "some", "all"] = "some", now: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """Draw arguments that validate against the tool's schema and agree with each other.
 
         Args:
             rng: The caller's seeded random generator (the only source of randomness).
             optional: Which optional parameters to include: none, a random half, or all.
+            now: The sample's current date-time (`generators.dates.sample_now`). Dates then fall in a
+                realistic window around it: ahead for bookings, behind for logs and reports. Without
+                it, around a pseudo current date drawn near 2026.
 
         Returns:
             Arguments in the schema's property order.
@@ -687,7 +946,7 @@ class ToolSampler:
         Raises:
             ValueGenerationError: no valid arguments after `MAX_ATTEMPTS` draws (names the parameter).
         """
-        validate = self._validate
+        validate, apply = self._validate, self._apply
         for _ in range(MAX_ATTEMPTS):
             if optional == "some":
                 args = {k: g(rng) for k, g, req in self._fields if req or rng.random() < 0.5}
@@ -697,6 +956,8 @@ class ToolSampler:
                 args = {k: g(rng) for k, g, req in self._fields if req}
             if self._pairs:
                 _order(args, self._pairs)
+            if apply is not None:
+                apply(args, rng, now)
             try:
                 validate(args)
             except fastjsonschema.JsonSchemaException:
@@ -710,16 +971,3 @@ class ToolSampler:
         except fastjsonschema.JsonSchemaException as exc:
             return f"generated arguments keep failing the schema after {MAX_ATTEMPTS} attempts: {exc}"
         return "generation failed"
-
-
-_SURFACE_API = ("surface", "mentions", "vague_phrase", "normalize_text")
-
-
-def __getattr__(attr: str) -> Any:
-    # Re-export the text side (generators.surface) lazily: surface imports this module, so an eager
-    # import here would be circular whichever module is imported first.
-    if attr in _SURFACE_API:
-        from generators import surface as text_side
-
-        return getattr(text_side, attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

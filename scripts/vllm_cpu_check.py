@@ -70,7 +70,7 @@ def serve_check(args: argparse.Namespace) -> dict:
 
     # The template samples, rebuilt exactly as the pipeline built them before paraphrasing.
     tools = select_tools(registry, spec)
-    gen = Generator(tools, ValuePools.build(spec.seed), (spec.distractors.min, spec.distractors.max),
+    gen = Generator(tools, ValuePools.build(spec.seed, split=spec.split), (spec.distractors.min, spec.distractors.max),
                     spec.optional_params)
     templates = []
     for index, counts in enumerate(plan_chunks(spec)):

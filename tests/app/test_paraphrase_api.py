@@ -44,7 +44,7 @@ def _template_samples(spec: DatasetSpec):
     """The verified template samples of every chunk, as the pipeline builds them before paraphrasing."""
     registry = load_registry(REPO / "tool_schemas")
     tools = select_tools(registry, spec)
-    gen = Generator(tools, ValuePools.build(spec.seed), (spec.distractors.min, spec.distractors.max),
+    gen = Generator(tools, ValuePools.build(spec.seed, split=spec.split), (spec.distractors.min, spec.distractors.max),
                     spec.optional_params)
     samples = []
     for index, counts in enumerate(plan_chunks(spec)):

@@ -258,7 +258,7 @@ def test_vllm_backend_is_lazy_and_says_what_is_missing(monkeypatch):
 def _chunk(spec, index=0):
     """The verified template samples of chunk `index`, exactly as the pipeline builds them."""
     tools = select_tools(REGISTRY, spec)
-    gen = Generator(tools, ValuePools.build(spec.seed), (spec.distractors.min, spec.distractors.max),
+    gen = Generator(tools, ValuePools.build(spec.seed, split=spec.split), (spec.distractors.min, spec.distractors.max),
                     spec.optional_params)
     rng = random.Random(f"toolforge/{spec.seed}/{index}")
     samples = []

@@ -9,18 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from generators.surface import date_forms, normalize_text
-from generators.values import (
-    ToolSampler,
-    ValueGenerationError,
-    ValuePools,
-    mentions,
-    ordered_pairs,
-    regex_generator,
-    surface,
-    vague_phrase,
-    value_kind,
-)
+from generators._regex import regex_generator
+from generators.kinds import value_kind
+from generators.surface import date_forms, mentions, normalize_text, surface, vague_phrase
+from generators.values import ToolSampler, ValueGenerationError, ValuePools, ordered_pairs
 
 TOOLS_DIR = Path(__file__).resolve().parents[2] / "tool_schemas"
 POOLS = ValuePools.build(7)
@@ -67,7 +59,8 @@ def registry_tools():
         ("party_size", {"type": "integer"}, "count"),
         ("currency", {"type": "string"}, "currency_code"),
         ("order_id", {"type": "string"}, "identifier"),
-        ("destination_path", {"type": "string"}, "file_path"),  # path beats destination
+        ("destination_path", {"type": "string"}, "folder_path"),  # a destination path is a folder, not a city
+        ("source_path", {"type": "string"}, "file_path"),
         ("flag", {"type": "boolean"}, "boolean"),
         ("xyz", {"type": "string"}, "word"),  # nothing known: generic words
         ("xyz", {"type": "integer"}, "number"),
@@ -404,7 +397,7 @@ def test_vague_phrase_skips_enum_members():
 
 
 def test_same_seed_same_values():
-    from generators.values import _build_pools
+    from generators.pools import _build_pools
 
     fresh = _build_pools.__wrapped__(11, 64)  # bypass the cache: a real second Faker draw
     assert fresh == _build_pools.__wrapped__(11, 64)
