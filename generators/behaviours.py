@@ -1,28 +1,29 @@
 """The three behaviours: build one sample (request text, offered tools, ground truth) from a seeded rng.
 
-`Generator` is built once per process and dataset: it compiles each tool's value sampler, phrases
-and templates. `Generator.sample(behaviour, rng)` returns an unverified `Sample`; `generators.verify`
-checks it and the pipeline regenerates rejected ones.
+`Generator` is built once per process and dataset: it compiles each tool's value sampler, its request
+phrasing (`generators.phrasing`: hand-written frames and slot phrases, or composed ones) and its leak
+check. `Generator.sample(behaviour, rng)` draws the sample's "current" date-time, then returns an
+unverified `Sample`; `generators.verify` checks it and the pipeline regenerates rejected ones.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
 import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from generators import refusals, templates
+from generators import dates, refusals, templates
+from generators.phrasing import Slot, ToolPhrasing, names_mentioned, value_key
+from generators.realism import LeakCheck
 from generators.registry import Tool
-from generators.surface import mentions, surface, vague_phrase
-from generators.templates import TextTemplate, capitalise, join_phrases
+from generators.surface import mentions, normalize_text, surface
+from generators.templates import TextTemplate, capitalise
 from generators.values import ToolSampler, ValuePools
 
-# Chance that a request uses one of the tool's own `x-utterances` rather than a generic template.
-UTTERANCE_SHARE = 0.5
-# Chance that a clarification blurs a missing parameter with a vague phrase instead of leaving it out.
-VAGUE_SHARE = 0.5
 # Share of refusals that are harmful (the rest are out of scope).
 HARMFUL_SHARE = 0.5
 # Chance that a harmful request is phrased against an offered tool when one fits.
@@ -30,6 +31,10 @@ TOOL_PHRASED_SHARE = 0.75
 T = TypeVar("T")
 _PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 8))
 REFUSAL_KINDS = ("person_name", "email", "company", "address", "phone", "city")
+# The values module may take the sample's "now" (dates near it, relative forms): pass it where accepted.
+_SAMPLE_NOW = "now" in inspect.signature(ToolSampler.sample).parameters
+_SURFACE_NOW = "now" in inspect.signature(surface).parameters
+_MENTIONS_NOW = "now" in inspect.signature(mentions).parameters
 
 
 @dataclass(slots=True)
@@ -46,8 +51,9 @@ class Sample:
         tool: the target tool (None for refusals).
         args: execution: the call's arguments; clarification: candidate values of every parameter,
             including the missing ones (verification checks the text lacks them).
-        missing: clarification: the parameters left out or blurred.
+        missing: clarification: the parameters left out.
         detail: refusal: the harm category or out-of-scope capability.
+        now: the sample's "current" date-time, stated in the system message (relative dates resolve to it).
     """
 
     behaviour: str
@@ -60,30 +66,19 @@ class Sample:
     args: dict[str, Any] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     detail: str = ""
+    now: dt.datetime | None = None
 
 
 class ToolText:
     """What templates need to talk about one tool, computed once."""
 
-    __slots__ = ("action", "Action", "words", "Words", "labels", "utterances", "text", "groups", "context")
+    __slots__ = ("words", "text", "groups")
 
     def __init__(self, tool: Tool):
-        self.action = templates.action_phrase(tool.description)
-        self.Action = capitalise(self.action)
         self.words = templates.name_words(tool.name)
-        self.Words = capitalise(self.words)
-        self.labels = {p: templates.name_words(p) for p in tool.properties}
-        # An utterance may only use required parameters (the registry's contract); skip any that doesn't.
-        required = set(tool.required)
-        self.utterances = tuple(
-            u for u in templates.utterance_templates(tool.name, tool.utterances) if u.variables <= required
-        )
         # Lower-cased name words + description: what out-of-scope and harm checks match against.
         self.text = f"{self.words} {tool.description}".lower()
         self.groups = refusals.tool_groups([self.text])
-        # The template variables that do not change between requests.
-        self.context = {"action": self.action, "Action": self.Action, "words": self.words, "Words": self.Words,
-                        "name": tool.name}
 
 
 class Generator:
@@ -106,6 +101,14 @@ class Generator:
         self.optional_share = optional_share
         self.samplers = {t.name: ToolSampler(t.parameters, pools, t.name) for t in self.tools}
         self.text = {t.name: ToolText(t) for t in self.tools}
+        self.leaks = {t.name: LeakCheck(t.name, t.properties, t.description) for t in self.tools}
+        self.phrasing = {
+            t.name: ToolPhrasing(t.name, t.description, t.properties, t.required, t.frames, t.slots,
+                                 safe=lambda text, check=self.leaks[t.name]: check.reason(text) is None)
+            for t in self.tools
+        }
+        # Tools phrased from composed slots and generic frames: the card recommends paraphrasing them.
+        self.without_frames = tuple(t.name for t in self.tools if not self.phrasing[t.name].handwritten)
         self.clarifiable = tuple(t for t in self.tools if t.required)
         self.same_domain: dict[str, tuple[str, ...]] = {}
         self.other_domain: dict[str, tuple[str, ...]] = {}
@@ -144,95 +147,71 @@ class Generator:
         rng.shuffle(picked)
         return tuple(picked)
 
-    def _items(self, tool: Tool, args: dict[str, Any], rng: random.Random) -> list[tuple[str, str, bool]]:
-        # (label, surface text, is_boolean) per argument, in a random order.
-        labels = self.text[tool.name].labels
-        props = tool.properties
-        currency = _currency(args)
-        items = [
-            (labels[p], surface(v, props[p], p, rng, currency=currency), isinstance(v, bool)) for p, v in args.items()
-        ]
-        rng.shuffle(items)
-        return items
-
     @staticmethod
-    def _phrases(
-        items: list[tuple[str, str, bool]], styles: tuple[tuple[str, str], ...], rng: random.Random
-    ) -> list[str]:
-        before, between = _pick(rng, styles)
-        # A boolean's surface already names the parameter ("include hourly: yes").
-        return [text if boolean else before + label + between + text for label, text, boolean in items]
+    def _say(rng: random.Random, args: dict[str, Any], now: dt.datetime | None) -> Any:
+        # How values are written in this request: the call's currency, and "now" for relative dates.
+        currency = _currency(args)
+        if now is not None and _SURFACE_NOW:
+            return lambda v, schema, name: surface(v, schema, name, rng, currency=currency, now=now)
+        return lambda v, schema, name: surface(v, schema, name, rng, currency=currency)
 
-    def _generic(self, tool: Tool, items: list[tuple[str, str, bool]], rng: random.Random) -> tuple[str, str]:
-        ctx = dict(self.text[tool.name].context)
-        ctx["context"] = _pick(rng, templates.CONTEXTS)
-        if items:
-            tpl, styles = _pick(rng, templates.WITH_ARGS_STYLED)
-            args = join_phrases(self._phrases(items, styles, rng), rng)
-            ctx["args"], ctx["Args"] = args, capitalise(args)
-        else:
-            tpl = _pick(rng, templates.NO_ARGS)
-        return templates.tidy(tpl.render(ctx)), tpl.id
-
-    def _utterance(
-        self, tool: Tool, tpl: TextTemplate, ctx: dict[str, str], extra: dict[str, Any], rng: random.Random
-    ) -> str:
-        text = tpl.render(ctx)
-        if extra:
-            tail = _pick(rng, templates.UTTERANCE_TAILS)
-            phrases = self._phrases(self._items(tool, extra, rng), templates.NOUN_STYLES, rng)
-            text += tail.render({"args": join_phrases(phrases, rng)})
-        return templates.tidy(text)
+    def _now(self, rng: random.Random, now: dt.datetime | None) -> dt.datetime:
+        return now if now is not None else dates.sample_now(rng)
 
     # --- the behaviours ------------------------------------------------------------------------
 
-    def execution(self, rng: random.Random, tool: Tool | None = None) -> Sample:
+    def execution(self, rng: random.Random, tool: Tool | None = None, now: dt.datetime | None = None) -> Sample:
         """A request that gives every required parameter; the answer is the exact call.
 
         Args:
             rng: the chunk's random generator.
             tool: the target (default: drawn uniformly from the dataset's tools).
+            now: the sample's current date-time (default: drawn).
 
         Returns:
             The unverified sample.
         """
         tool = tool or _pick(rng, self.tools)
-        args = self._arguments(tool, rng)
-        t = self.text[tool.name]
-        if t.utterances and rng.random() < UTTERANCE_SHARE:
-            tpl = _pick(rng, t.utterances)
-            props = tool.properties
-            currency = _currency(args)
-            ctx = {p: surface(args[p], props[p], p, rng, currency=currency) for p in tool.required}
-            text = self._utterance(tool, tpl, ctx, {p: v for p, v in args.items() if p not in ctx}, rng)
-            template_id = tpl.id
-        else:
-            text, template_id = self._generic(tool, self._items(tool, args, rng), rng)
+        now = self._now(rng, now)
+        args = self._arguments(tool, rng, now)
+        phrasing = self.phrasing[tool.name]
+        frames = phrasing.execution_frames(frozenset(args)) if phrasing.frames else ()
+        frame = _pick(rng, frames) if frames else None
+        text, frame_id = phrasing.render(frame, args, rng, self._say(rng, args, now))
         return Sample(
             "execution", self.offer(tool.name, rng), text,
             {"tool_call": {"name": tool.name, "parameters": args}},
-            f"execution.{template_id}", tool.domain, tool.name, args,
+            f"execution.{frame_id}", tool.domain, tool.name, args, now=now,
         )
 
-    def _arguments(self, tool: Tool, rng: random.Random) -> dict[str, Any]:
+    def _arguments(self, tool: Tool, rng: random.Random, now: dt.datetime | None = None) -> dict[str, Any]:
         sampler = self.samplers[tool.name]
         share = self.optional_share
+        draw = sampler.sample
+        if now is not None and _SAMPLE_NOW:
+            def draw(r: random.Random, mode: Any) -> dict[str, Any]:
+                return sampler.sample(r, mode, now=now)  # type: ignore[call-arg]
         if share == 0.5 or not sampler.optional:
-            return sampler.sample(rng, "some")
+            return draw(rng, "some")
         if share == 0.0:
-            return sampler.sample(rng, "none")
-        args = sampler.sample(rng, "all")
+            return draw(rng, "none")
+        args = draw(rng, "all")
         if share == 1.0:
             return args
         required = set(sampler.required)
         return {p: v for p, v in args.items() if p in required or rng.random() < share}
 
-    def clarification(self, rng: random.Random, tool: Tool | None = None) -> Sample:
-        """A request that omits or blurs at least one required parameter; the answer asks for it.
+    def clarification(self, rng: random.Random, tool: Tool | None = None, now: dt.datetime | None = None) -> Sample:
+        """A request that omits at least one required parameter; the answer asks for it.
+
+        With hand-written frames, a frame lacking some required parameters is drawn and those are the
+        missing ones (no add-on mentions them); otherwise one or two required parameters are left out of
+        a generic request.
 
         Args:
             rng: the chunk's random generator.
             tool: the target (default: drawn from the tools with a required parameter).
+            now: the sample's current date-time (default: drawn).
 
         Returns:
             The unverified sample; `args` holds candidate values for the missing parameters too.
@@ -243,48 +222,38 @@ class Generator:
         if tool is not None and not tool.required:
             raise ValueError(f"{tool.name} has no required parameter to leave out")
         tool = tool or _pick(rng, self.clarifiable)
-        args = self._arguments(tool, rng)
+        now = self._now(rng, now)
+        args = self._arguments(tool, rng, now)
         required = tool.required
-        n_missing = 2 if len(required) > 1 and rng.random() < 0.25 else 1
-        chosen = set(_draw(required, n_missing, rng.random))
-        missing = tuple(p for p in required if p in chosen)
-        props = tool.properties
-        vague: dict[str, str] = {}
-        for p in missing:
-            if rng.random() < VAGUE_SHARE:
-                phrase = vague_phrase(p, props[p], rng)
-                if phrase is not None:
-                    vague[p] = phrase
-        given = {p: v for p, v in args.items() if p not in chosen}
-        t = self.text[tool.name]
-        usable = [u for u in t.utterances if all(p in vague for p in missing if p in u.variables)]
-        if usable and rng.random() < UTTERANCE_SHARE:
-            tpl = _pick(rng, usable)
-            currency = _currency(given)
-            ctx = {p: vague[p] if p in chosen else surface(args[p], props[p], p, rng, currency=currency)
-                   for p in required}
-            text = self._utterance(tool, tpl, ctx, {p: v for p, v in given.items() if p not in ctx}, rng)
-            template_id = tpl.id
+        phrasing = self.phrasing[tool.name]
+        frames = phrasing.clarification_frames(frozenset(args)) if phrasing.frames else ()
+        frame = None
+        if frames:
+            frame = _pick(rng, frames)
+            chosen = set(required) - frame.params
         else:
-            items = self._items(tool, given, rng)
-            for p, phrase in vague.items():
-                items.insert(int(rng.random() * (len(items) + 1)), (t.labels[p], phrase, False))
-            text, template_id = self._generic(tool, items, rng)
+            n_missing = 2 if len(required) > 1 and rng.random() < 0.25 else 1
+            chosen = set(_draw(required, n_missing, rng.random))
+        missing = tuple(p for p in required if p in chosen)
+        given = {p: v for p, v in args.items() if p not in chosen}
+        text, frame_id = phrasing.render(frame, given, rng, self._say(rng, given, now))
         return Sample(
             "clarification", self.offer(tool.name, rng), text,
             {"clarification": {"tool": tool.name, "missing": list(missing)}},
-            f"clarification.{template_id}", tool.domain, tool.name, args, missing,
+            f"clarification.{frame_id}", tool.domain, tool.name, args, missing, now=now,
         )
 
-    def refusal(self, rng: random.Random) -> Sample:
+    def refusal(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
         """A harmful request, or one that no offered tool can do; the answer declines.
 
         Args:
             rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
 
         Returns:
             The unverified sample; `detail` names the harm category or the capability.
         """
+        now = self._now(rng, now)
         anchor = _pick(rng, self.tools)
         offered = self.offer(anchor.name, rng)
         values = {k: _pick(rng, pool) for k, pool in self.refusal_values.items()}
@@ -310,6 +279,7 @@ class Generator:
             reason, template_id, detail = "out_of_scope", f"refusal.out_of_scope.{cap.name}.{i}.{wrapper.id}", cap.name
         return Sample(
             "refusal", offered, text, {"refusal": {"reason": reason}}, template_id, anchor.domain, detail=detail,
+            now=now,
         )
 
     def sample(self, behaviour: str, rng: random.Random) -> Sample:
@@ -322,17 +292,62 @@ class Generator:
         Returns:
             The sample.
         """
+        now = dates.sample_now(rng)
         if behaviour == "execution":
-            return self.execution(rng)
+            return self.execution(rng, now=now)
         if behaviour == "clarification":
-            return self.clarification(rng)
+            return self.clarification(rng, now=now)
         if behaviour == "refusal":
-            return self.refusal(rng)
+            return self.refusal(rng, now=now)
         raise ValueError(f"unknown behaviour {behaviour!r}")
 
-    def mentions(self, text: str, value: Any, tool: str, param: str) -> bool:
-        """Whether `text` carries `value` of `tool`'s parameter `param` (see `generators.surface.mentions`)."""
-        return mentions(text, value, self.by_name[tool].properties[param], name=param)
+    def mentions(
+        self, text: str, value: Any, tool: str, param: str, *, norm: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Whether `text` carries `value` of `tool`'s parameter `param`.
+
+        A parameter whose slot names its values (enums, booleans) is mentioned by one of the value's
+        names, with no name of another value beside it; any other by `generators.surface.mentions`.
+        """
+        if norm is None:
+            norm = normalize_text(text)
+        return _slot_mentioned(text, norm, value, self.phrasing[tool].slots[param], now)
+
+    def any_value_named(self, norm: str, tool: str, param: str) -> bool:
+        """Whether the text names any value of a parameter whose slot names its values (clarification check)."""
+        names = self.phrasing[tool].value_names.get(param)
+        return names is not None and any(names_mentioned(norm, ns) for ns in names.values())
+
+
+def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.datetime | None) -> bool:
+    if slot.values is not None:
+        return _named_value_mentioned(norm, value, slot.value_names)
+    if slot.fields is not None and type(value) is dict:
+        fields = slot.fields
+        return all(_slot_mentioned(text, norm, v, fields[k], now) if k in fields else mentions(text, v, norm=norm)
+                   for k, v in value.items())
+    if now is not None and _MENTIONS_NOW:
+        return mentions(text, value, slot.schema, name=slot.name, norm=norm, now=now)  # type: ignore[call-arg]
+    return mentions(text, value, slot.schema, name=slot.name, norm=norm)
+
+
+def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ...]]) -> bool:
+    if type(value) is list:
+        return all(_named_value_mentioned(norm, v, names) for v in value)
+    own = names.get(value_key(value))
+    if own is None:
+        return False
+    found = [n for n in own if names_mentioned(norm, (n,))]
+    if not found:
+        return False
+    # Another value's name beside it makes the request ambiguous ("by car ... or by bike"), unless that
+    # name is part of the one found ("open" inside "open at the moment").
+    for key, other in names.items():
+        if key != value_key(value) and any(names_mentioned(norm, (o,)) and not any(o in f for f in found)
+                                           for o in other):
+            return False
+    return True
 
 
 def _currency(args: dict[str, Any]) -> str | None:

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from generators.behaviours import Sample
+from generators.dates import today_line
 from generators.render import ToolRenderer
 
 JSON_TYPE = pa.json_(pa.string())
@@ -56,6 +57,11 @@ PARQUET_SCHEMA = pa.schema(
 )
 
 
+def today_of(sample: Sample) -> str | None:
+    """The system message's current-date line for a sample (None when it has no `now`)."""
+    return None if sample.now is None else today_line(sample.now)
+
+
 def record(
     sample: Sample, sample_id: str, split: str, renderer: ToolRenderer, paraphrased: bool = False
 ) -> dict[str, Any]:
@@ -73,7 +79,7 @@ def record(
     """
     return {
         "prompt": [
-            {"role": "system", "content": renderer.system_fragment(sample.offered)},
+            {"role": "system", "content": renderer.system_fragment(sample.offered, today_of(sample))},
             {"role": "user", "content": sample.text},
         ],
         "tools": [renderer.fragments[n] for n in sample.offered],
@@ -99,7 +105,7 @@ class Columns:
     ) -> None:
         tool_json = renderer.json_utf8
         self.paraphrased = paraphrased
-        self.system = [renderer.system_utf8(s.offered) for s in samples]
+        self.system = [renderer.system_utf8(s.offered, today_of(s)) for s in samples]
         self.user = [s.text.encode() for s in samples]
         self.tools = [tool_json[n] for s in samples for n in s.offered]
         self.tool_offsets = list(accumulate([len(s.offered) for s in samples], initial=0))

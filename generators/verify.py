@@ -1,8 +1,11 @@
 """Verification of every sample before it is written; a failure names its reason.
 
-- execution: the arguments validate against the tool's schema and every value is in the text;
+- execution: the arguments validate against the tool's schema and every value is in the text (an enum
+  or boolean by one of the names its slot gives it);
 - clarification: each missing parameter is required, and neither its candidate value nor (for an
-  enum, const or boolean) any value it could take appears in the text;
+  enum, const or boolean) any value it could take, nor any name of one, appears in the text;
+- execution and clarification: the request leaks nothing of the answer (`generators.realism.LeakCheck`:
+  the tool's name, a multi-word parameter name, 5 words of the description, "x set to v" / "label: v");
 - refusal: harmful requests come from a known harm category; out-of-scope requests ask for a
   capability that no offered tool's name or description matches.
 
@@ -11,12 +14,14 @@ The pipeline counts each reason and regenerates the sample, so exact behaviour c
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from generators import refusals
+from generators import refusals, surface
 from generators.behaviours import Generator, Sample
-from generators.surface import mentions, normalize_text
+from generators.surface import normalize_text
 
+_MENTIONS_PARAMS = frozenset(inspect.signature(surface.mentions).parameters)
 HARM_NAMES = frozenset(c.name for c in refusals.HARM_CATEGORIES)
 CAPABILITY_BY_NAME = {c.name: c for c in refusals.CAPABILITIES}
 
@@ -63,10 +68,13 @@ def _execution(gen: Generator, sample: Sample) -> str | None:
         return "ground_truth_mismatch"
     if not gen.samplers[name].validate(sample.args):
         return "execution_schema_invalid"
-    props = gen.by_name[name].properties
+    leak = gen.leaks[name].reason(sample.text)
+    if leak is not None:
+        return leak
     norm = normalize_text(sample.text)
+    text, now = sample.text, sample.now
     for param, value in sample.args.items():
-        if not mentions(sample.text, value, props[param], name=param, norm=norm):
+        if not gen.mentions(text, value, name, param, norm=norm, now=now):
             return "execution_value_not_in_text"
     return None
 
@@ -80,15 +88,31 @@ def _clarification(gen: Generator, sample: Sample) -> str | None:
         return "clarification_missing_not_required"
     if sample.ground_truth["clarification"] != {"tool": name, "missing": list(sample.missing)}:
         return "ground_truth_mismatch"
+    leak = gen.leaks[name].reason(sample.text)
+    if leak is not None:
+        return leak
     props = tool.properties
     norm = normalize_text(sample.text)
+    text, now = sample.text, sample.now
     for param in sample.missing:
         schema = props[param]
-        if mentions(sample.text, sample.args[param], schema, name=param, norm=norm):
+        if _raw_mentions(gen, text, sample.args[param], name, param, norm, now):
             return "clarification_value_in_text"
-        if any(mentions(sample.text, o, schema, name=param, norm=norm) for o in _possible_values(schema)):
+        if any(_raw_mentions(gen, text, o, name, param, norm, now) for o in _possible_values(schema)):
+            return "clarification_option_in_text"
+        if gen.any_value_named(norm, name, param):
             return "clarification_option_in_text"
     return None
+
+
+def _raw_mentions(gen: Generator, text: str, value: Any, tool: str, param: str, norm: str, now: Any) -> bool:
+    # The value as the schema spells it, whatever the slot calls it ("gas_station", "gas station").
+    from generators.surface import mentions
+
+    schema = gen.by_name[tool].properties[param]
+    if now is not None and "now" in _MENTIONS_PARAMS:
+        return mentions(text, value, schema, name=param, norm=norm, now=now)  # type: ignore[call-arg]
+    return mentions(text, value, schema, name=param, norm=norm)
 
 
 def _refusal(gen: Generator, sample: Sample) -> str | None:
