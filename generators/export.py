@@ -409,6 +409,21 @@ def _provenance(stats: dict[str, Any]) -> str:
     )
 
 
+def _realism_section(fig: dict[str, Any] | None) -> str:
+    if not fig:
+        return ""
+    from generators.realism import report
+
+    text = ("## How the requests read\n\nMeasured on the first requests of the dataset (values masked for "
+            "diversity); requests that leak are rejected and rebuilt, see below.\n\n"
+            + _table(("figure", "value"), report(fig)) + "\n\n")
+    missing = fig.get("tools_without_frames") or []
+    if missing:
+        text += f"**Warning**: {len(missing)} tool(s) without hand-written frames: " + ", ".join(
+            f"`{n}`" for n in missing) + f". {fig.get('warning', '')}\n\n"
+    return text
+
+
 def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict[str, str]) -> str:
     """The dataset card (Markdown): what is in the dataset, how it was made and how to load it.
 
@@ -430,6 +445,7 @@ def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict
         for d, c in stats["per_domain"].items()
     ]
     rejection_rows = list(stats["rejections"].items()) or [("(none)", 0)]
+    realism_section = _realism_section(stats.get("realism"))
     example_lines = "\n".join(f"- **{b}**: {text!r}" for b, text in sorted(examples.items()))
     return f"""# {spec["name"]}
 
@@ -450,7 +466,7 @@ labelled with the correct behaviour (execute the exact call, ask for a missing p
 
 {_table(("domain", "samples", "execution", "clarification", "refusal"), domain_rows)}
 
-## Rejected and regenerated during verification
+{realism_section}## Rejected and regenerated during verification
 
 {_table(("reason", "count"), rejection_rows)}
 

@@ -16,6 +16,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 WORD = re.compile(r"[a-z0-9]+")
@@ -25,6 +26,11 @@ _SPLIT = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])")
 D3_SAMPLE = 1000  # requests the masked distinct-3-gram ratio is computed over
 REASONS = ("leak_tool_name", "leak_param_label", "leak_description", "label_style")
 FIGURES = ("name_leak", "label_leak", "desc_leak", "label_style", "iso_date")
+NO_FRAMES_WARNING = (
+    "these tools have no hand-written x-frames/x-slots: their requests come from slot phrases composed from "
+    "the schema and generic frames, which read stiffly; write frames for them or paraphrase their requests "
+    "with an LLM (paraphrase.backend, mode 'write')"
+)
 
 
 def name_words(name: str) -> str:
@@ -223,4 +229,68 @@ def items_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Item]:
             continue
         params = tuple((fn.get("parameters") or {}).get("properties", {}))
         out.append(Item(text, tool, params, fn.get("description", "")))
+    return out
+
+
+def report(fig: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The figures as (label, value) rows for the dataset card and ``toolforge data-stats``."""
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.2%}"
+
+    sk = fig.get("skeletons") or {}
+    rows = [
+        ("requests measured (execution + clarification)", str(fig.get("n"))),
+        ("names the target tool", pct(fig.get("name_leak"))),
+        ("multi-word parameter name as words", pct(fig.get("label_leak"))),
+        ("copies >= 5 words of the tool description", pct(fig.get("desc_leak"))),
+        ('"x set to v" / "label: value" register', pct(fig.get("label_style"))),
+        ("ISO date in the request", pct(fig.get("iso_date"))),
+        (f"masked distinct-3-gram ratio ({fig.get('masked_d3_sample')} requests)",
+         "n/a" if fig.get("masked_d3") is None else f"{fig['masked_d3']:.3f}"),
+        ("distinct masked skeletons per tool (mean / min)", f"{sk.get('mean')} / {sk.get('min')}"),
+    ]
+    if "tools_without_frames" in fig:
+        rows.append(("tools without hand-written frames", str(len(fig["tools_without_frames"]))))
+    return rows
+
+
+def load_figures(path: str | Path) -> dict[str, Any]:
+    """`figures` of a dataset folder (its ``samples.jsonl``) or a JSON Lines file of records.
+
+    A folder's ``stats.json``, when it lists the tools without hand-written frames, adds that list.
+
+    Args:
+        path: the folder or file.
+
+    Returns:
+        The figures.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a line is not a JSON object.
+    """
+    import orjson
+
+    path = Path(path)
+    file = path / "samples.jsonl" if path.is_dir() else path
+    rows = []
+    with open(file, "rb") as f:
+        for i, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    row = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise ValueError(f"line {i} is not JSON: {exc}") from exc
+                if not isinstance(row, dict):
+                    raise ValueError(f"line {i} is not a JSON object")
+                rows.append(row)
+    out = figures(items_from_rows(rows))
+    stats = path / "stats.json"
+    if path.is_dir() and stats.is_file():
+        known = (orjson.loads(stats.read_bytes()).get("realism") or {})
+        if "tools_without_frames" in known:
+            out["tools_without_frames"] = known["tools_without_frames"]
+            if known.get("warning"):
+                out["warning"] = known["warning"]
     return out
