@@ -116,7 +116,7 @@ def mask(text: str) -> str:
     """The request with values masked (quotes, e-mails/URLs/paths, numbers, capitalised names), lower-cased.
 
     >>> mask('Email ana@x.io about "the plan" on 3 March in Oslo')
-    'email  U  about  Q  on  N   P  in  P '
+    'email  u  about  q  on  n   p  in  p '
     """
     t = re.sub(r"\"[^\"]*\"|'[^']*'|“[^”]*”", " Q ", text)
     t = re.sub(r"\S+@\S+|https?://\S+|\S*/\S+", " U ", t)
