@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from generators import dates, refusals, templates
-from generators.phrasing import Slot, ToolPhrasing, names_mentioned, value_key
+from generators.phrasing import Slot, ToolPhrasing, has_words, names_mentioned, value_key
 from generators.realism import LeakCheck
 from generators.registry import Tool
 from generators.surface import mentions, normalize_text, surface
@@ -335,18 +335,20 @@ def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.dateti
 def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ...]]) -> bool:
     if type(value) is list:
         return all(_named_value_mentioned(norm, v, names) for v in value)
-    own = names.get(value_key(value))
+    key = value_key(value)
+    own = names.get(key)
     if own is None:
         return False
-    found = [n for n in own if names_mentioned(norm, (n,))]
+    found = [n for n in own if n in norm and has_words(norm, n)]
     if not found:
         return False
     # Another value's name beside it makes the request ambiguous ("by car ... or by bike"), unless that
     # name is part of the one found ("open" inside "open at the moment").
-    for key, other in names.items():
-        if key != value_key(value) and any(names_mentioned(norm, (o,)) and not any(o in f for f in found)
-                                           for o in other):
-            return False
+    for other_key, others in names.items():
+        if other_key != key:
+            for o in others:
+                if o in norm and has_words(norm, o) and not any(o in f for f in found):
+                    return False
     return True
 
 

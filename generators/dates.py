@@ -11,6 +11,9 @@ import random
 
 _START = dt.datetime(2025, 6, 2, 0, 0)  # samples' "now" falls within 2025-06-02 .. 2027-01-31
 _SPAN_DAYS = 609
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
 
 
 def sample_now(rng: random.Random) -> dt.datetime:
@@ -30,4 +33,6 @@ def today_line(now: dt.datetime) -> str:
     >>> today_line(dt.datetime(2026, 3, 3, 9, 40))
     'Today is Tuesday, 3 March 2026, 09:40.'
     """
-    return f"Today is {now:%A}, {now.day} {now:%B %Y}, {now:%H:%M}."
+    # Tables, not strftime (10 µs a call, and locale-dependent).
+    return (f"Today is {_WEEKDAYS[now.weekday()]}, {now.day} {_MONTHS[now.month - 1]} {now.year}, "
+            f"{now.hour:02d}:{now.minute:02d}.")

@@ -63,7 +63,8 @@ def today_of(sample: Sample) -> str | None:
 
 
 def record(
-    sample: Sample, sample_id: str, split: str, renderer: ToolRenderer, paraphrased: bool = False
+    sample: Sample, sample_id: str, split: str, renderer: ToolRenderer, paraphrased: bool = False,
+    today: str | None = None,
 ) -> dict[str, Any]:
     """The JSON Lines record of a sample (tools embedded as pre-serialised orjson fragments).
 
@@ -73,13 +74,14 @@ def record(
         split: the tool split the dataset draws from.
         renderer: renders the system message and holds each tool's serialised JSON.
         paraphrased: whether the user message is an LLM paraphrase of the template text.
+        today: the sample's current-date line, when the caller has it (default: from ``sample.now``).
 
     Returns:
         The record, ready for `orjson.dumps`.
     """
     return {
         "prompt": [
-            {"role": "system", "content": renderer.system_fragment(sample.offered, today_of(sample))},
+            {"role": "system", "content": renderer.system_fragment(sample.offered, today or today_of(sample))},
             {"role": "user", "content": sample.text},
         ],
         "tools": [renderer.fragments[n] for n in sample.offered],
@@ -101,11 +103,13 @@ class Columns:
 
     def __init__(
         self, samples: list[Sample], sample_ids: list[str], renderer: ToolRenderer,
-        paraphrased: list[bool] | None = None,
+        paraphrased: list[bool] | None = None, todays: list[str | None] | None = None,
     ) -> None:
         tool_json = renderer.json_utf8
         self.paraphrased = paraphrased
-        self.system = [renderer.system_utf8(s.offered, today_of(s)) for s in samples]
+        if todays is None:
+            todays = [today_of(s) for s in samples]
+        self.system = [renderer.system_utf8(s.offered, t) for s, t in zip(samples, todays, strict=True)]
         self.user = [s.text.encode() for s in samples]
         self.tools = [tool_json[n] for s in samples for n in s.offered]
         self.tool_offsets = list(accumulate([len(s.offered) for s in samples], initial=0))

@@ -87,7 +87,12 @@ def value_key(value: Any) -> str:
     >>> [value_key(v) for v in ("pharmacy", True, 3)]
     ['pharmacy', 'true', '3']
     """
-    return value if type(value) is str else json.dumps(value)
+    t = type(value)
+    if t is str:
+        return value
+    if t is bool:
+        return "true" if value else "false"
+    return json.dumps(value)
 
 
 # --- validation of x-frames / x-slots -------------------------------------------------------------
@@ -247,7 +252,8 @@ class Slot:
         spec: its ``x-slots`` entry (validated), or None to compose one from the schema.
     """
 
-    __slots__ = ("name", "schema", "phrases", "values", "value_names", "item_schema", "is_array", "fields")
+    __slots__ = ("name", "schema", "phrases", "pairs", "field_phrases", "values", "value_names", "item_schema",
+                 "is_array", "fields")
 
     def __init__(self, name: str, schema: dict[str, Any], spec: Any = None):
         self.name = name
@@ -279,34 +285,41 @@ class Slot:
             lits, names = parts
             phrases.append(Template(lits, [_SLOT_FIELD.match(n).group(1) or "" for n in names]))  # type: ignore[union-attr]
         self.phrases = tuple(phrases)
+        # Phrases naming object fields take the slow path; the others are (before, after) the value.
+        self.field_phrases = any(any(p.names) for p in self.phrases)
+        self.pairs = tuple((p.literals[0], p.literals[1]) for p in self.phrases if p.names == ("",))
+        if not self.pairs:
+            self.pairs = (("", ""),)
 
     def render(self, value: Any, rng: random.Random, say: Say) -> str:
         """The parameter mentioned with `value`, e.g. ``"within 1500 metres"`` or ``"by bike"``."""
         if self.values is not None:
             if self.is_array and type(value) is list:
-                names = [_pick(rng, self.values[value_key(v)]) for v in value]
-                said = _join_and(names)
+                said = _join_and([_pick(rng, self.values[value_key(v)]) for v in value])
             else:
-                said = _pick(rng, self.values[value_key(value)])
-            tpl = _pick(rng, self.phrases)
-            return tpl.fill([said] * len(tpl.names))
-        if self.fields is not None and type(value) is dict:
+                names = self.values[value_key(value)]
+                said = names[int(rng.random() * len(names))]
+        elif self.fields is not None and type(value) is dict:
             fields = self.fields
             return _join_and([fields[f].render(v, rng, say) if f in fields else say(v, {}, f)
                               for f, v in value.items()])
-        phrases = self.phrases
-        tpl = phrases[int(rng.random() * len(phrases))]
-        if type(value) is dict and any(tpl.names):
-            fits = [p for p in phrases if set(p.names) - {""} <= value.keys()
-                    and ("" in p.names or set(p.names) >= value.keys())]
-            if not fits:
-                return say(value, self.schema, self.name)
-            tpl = fits[int(rng.random() * len(fits))]
-            props = self.schema.get("properties", {})
-            return tpl.fill([say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)
-                             for f in tpl.names])
-        said = say(value, self.schema, self.name)
-        return tpl.fill([said] * len(tpl.names))
+        elif self.field_phrases and type(value) is dict:
+            return self._render_fields(value, rng, say)
+        else:
+            said = say(value, self.schema, self.name)
+        before, after = self.pairs[int(rng.random() * len(self.pairs))]
+        return before + said + after
+
+    def _render_fields(self, value: dict[str, Any], rng: random.Random, say: Say) -> str:
+        # Phrases with {value.FIELD}: one whose fields the value has and that says all of it.
+        fits = [p for p in self.phrases if set(p.names) - {""} <= value.keys()
+                and ("" in p.names or set(p.names) >= value.keys())]
+        if not fits:
+            return say(value, self.schema, self.name)
+        tpl = fits[int(rng.random() * len(fits))]
+        props = self.schema.get("properties", {})
+        return tpl.fill([say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)
+                         for f in tpl.names])
 
 
 def _norm(text: str) -> str:
@@ -613,10 +626,11 @@ def _style(text: str, rng: random.Random, first_literal: str) -> str:
 
 def names_mentioned(norm: str, names: tuple[str, ...]) -> bool:
     """Whether one of a value's names occurs in a normalised text as whole words."""
-    return any(n in norm and _has_words(norm, n) for n in names)
+    return any(n in norm and has_words(norm, n) for n in names)
 
 
-def _has_words(norm: str, needle: str) -> bool:
+def has_words(norm: str, needle: str) -> bool:
+    """Whether `needle` occurs in `norm` as whole words ("5" is not in "15")."""
     start, n = 0, len(needle)
     while True:
         i = norm.find(needle, start)

@@ -124,19 +124,19 @@ class ChunkBuilder:
         prefix = f"{spec.name}-{spec.seed}-"
         ids = [f"{prefix}{base + i:08d}" for i in range(len(samples))]
         dumps, opt, record, split = orjson.dumps, orjson.OPT_APPEND_NEWLINE, export.record, spec.split
+        todays = [export.today_of(s) for s in samples]
         if flags is None:
-            jsonl = b"".join(
-                [dumps(record(s, i, split, renderer), option=opt) for s, i in zip(samples, ids, strict=True)]
-            )
+            jsonl = b"".join([dumps(record(s, i, split, renderer, today=t), option=opt)
+                              for s, i, t in zip(samples, ids, todays, strict=True)])
         else:
-            jsonl = b"".join([dumps(record(s, i, split, renderer, paraphrased=f), option=opt)
-                              for s, i, f in zip(samples, ids, flags, strict=True)])
+            jsonl = b"".join([dumps(record(s, i, split, renderer, paraphrased=f, today=t), option=opt)
+                              for s, i, f, t in zip(samples, ids, flags, todays, strict=True)])
         stats.add(samples)
         hashes = b"".join([blake2b(s.text.encode(), digest_size=8).digest() for s in samples])
         examples: dict[str, str] = {}
         for s in samples:
             examples.setdefault(s.behaviour, s.text)
-        batch = export.Columns(samples, ids, renderer, paraphrased=flags).batch(split)
+        batch = export.Columns(samples, ids, renderer, paraphrased=flags, todays=todays).batch(split)
         texts = [s.text for s in samples] if want_texts else []
         targets = [s.tool for s in samples] if want_texts else []
         return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, targets, template_texts)

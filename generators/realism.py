@@ -42,6 +42,15 @@ def name_words(name: str) -> str:
     return " ".join(w for w in _SPLIT.split(name) if w).lower()
 
 
+def label_style(text: str) -> bool:
+    """Whether the text uses the "x set to v" / "label: value" register (the regex only runs when it can match).
+
+    >>> [label_style(t) for t in ("units set to metric", "city: Oslo", "at 10:30", "in Oslo")]
+    [True, True, False, False]
+    """
+    return (": " in text or " set to " in text) and LABEL_STYLE.search(text) is not None
+
+
 def word_line(text: str) -> str:
     """The text's lower-case words, space-separated with a space at both ends (for whole-word ``in``)."""
     return " " + " ".join(WORD.findall(text.lower())) + " "
@@ -94,7 +103,7 @@ class LeakCheck:
         for g in self.grams:
             if g in line:
                 return "leak_description"
-        if LABEL_STYLE.search(text):
+        if label_style(text):
             return "label_style"
         return None
 
@@ -169,7 +178,7 @@ def figures(items: Sequence[Item], checks: Mapping[str, LeakCheck] | None = None
         counts["name_leak"] += name
         counts["label_leak"] += label
         counts["desc_leak"] += desc
-        counts["label_style"] += LABEL_STYLE.search(it.text) is not None
+        counts["label_style"] += label_style(it.text)
         counts["iso_date"] += ISO_DATE.search(it.text) is not None
         skeletons[it.tool].add(mask(it.text))
         per_tool[it.tool] += 1
