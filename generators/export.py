@@ -406,9 +406,11 @@ def _provenance(stats: dict[str, Any]) -> str:
     para = stats.get("paraphrase")
     if not para:
         return "Generated from templates (no paraphrasing) and verified sample by sample."
+    how = ("written by the model from the sampled call (mode `write`; refusals paraphrased)"
+           if para.get("mode") == "write" else "replaced by a paraphrase")
     return (
         f"Generated from templates and verified sample by sample; {para['paraphrased']} of {para['eligible']} "
-        f"requests sent to `{para['model']}` ({para['backend']}) were replaced by a paraphrase that passed "
+        f"requests sent to `{para['model']}` ({para['backend']}) were {how} that passed "
         f"verification ({para['acceptance_rate']:.1%}); the others kept their template text."
     )
 
