@@ -160,7 +160,8 @@ def figures(items: Sequence[Item], checks: Mapping[str, LeakCheck] | None = None
     Returns:
         ``{"n", "name_leak", "label_leak", "desc_leak", "label_style", "iso_date", "masked_d3",
         "masked_d3_sample", "skeletons": {"mean", "min", "per_tool", "requests_per_tool"}}``; rates are shares
-        of the requests with a tool, `masked_d3` is over `D3_SAMPLE` random requests (or all, when fewer).
+        of the requests with a tool, `masked_d3` is over `D3_SAMPLE` random requests of any behaviour (or
+        all, when fewer).
     """
     checks = dict(checks or {})
     counts: Counter[str] = Counter()
@@ -182,7 +183,7 @@ def figures(items: Sequence[Item], checks: Mapping[str, LeakCheck] | None = None
         counts["iso_date"] += ISO_DATE.search(it.text) is not None
         skeletons[it.tool].add(mask(it.text))
         per_tool[it.tool] += 1
-    texts = [it.text for it in items if it.tool is not None]
+    texts = [it.text for it in items]  # all requests, refusals included, as the reference measure does
     pick = random.Random(0).sample(texts, D3_SAMPLE) if len(texts) > D3_SAMPLE else texts
     distinct = {tool: len(s) for tool, s in sorted(skeletons.items())}
     out: dict[str, Any] = {"n": n}

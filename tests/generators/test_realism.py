@@ -87,7 +87,7 @@ def test_figures():
         0.25, 0.25, 0.0, 0.25, 0.25)
     # "Oslo" and "Rome" mask alike: three skeletons for four requests
     assert fig["skeletons"]["per_tool"] == {"find_nearby_places": 3}
-    assert fig["masked_d3_sample"] == 4
+    assert fig["masked_d3_sample"] == 5  # every request, the refusal too
 
 
 def test_data_stats_command(tmp_path):
