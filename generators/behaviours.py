@@ -16,18 +16,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from generators import dates, refusals, templates
+from generators import dates, direct, refusals, templates
 from generators.phrasing import Slot, ToolPhrasing, has_words, names_mentioned, value_key
 from generators.realism import LeakCheck
 from generators.registry import Tool
 from generators.surface import mentions, normalize_text, surface
-from generators.templates import TextTemplate, capitalise
 from generators.values import ToolSampler, ValuePools
 
 # Share of refusals that are harmful (the rest are out of scope).
 HARMFUL_SHARE = 0.5
+# Share of out-of-scope refusals that are hard negatives: a request for a tool of the registry, offered only
+# its domain neighbours (NVIDIA When2Call's construction); the rest ask for a capability no tool has.
+HARD_NEGATIVE_SHARE = 0.5
 # Chance that a harmful request is phrased against an offered tool when one fits.
 TOOL_PHRASED_SHARE = 0.75
+# Name words that say what kind of operation a tool is, not what it works on: two tools sharing only these
+# ("search_flights", "search_trains") do different things, so one is a hard negative for the other.
+_GENERIC_NAME_WORDS = frozenset(
+    "get set list search find create update delete add remove check send book cancel calculate compare make "
+    "start stop run request submit schedule share open close move copy upload download track apply".split()
+)
 T = TypeVar("T")
 _PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 8))
 REFUSAL_KINDS = ("person_name", "email", "company", "address", "phone", "city")
@@ -52,8 +60,10 @@ class Sample:
         args: execution: the call's arguments; clarification: candidate values of every parameter,
             including the missing ones (verification checks the text lacks them).
         missing: clarification: the parameters left out.
-        detail: refusal: the harm category or out-of-scope capability.
+        detail: refusal: the harm category, the out-of-scope capability, or ``hard_negative``; direct: the task
+            kind.
         now: the sample's "current" date-time, stated in the system message (relative dates resolve to it).
+        absent: hard negatives: the tool the request needs, which is not offered.
     """
 
     behaviour: str
@@ -67,6 +77,7 @@ class Sample:
     missing: tuple[str, ...] = ()
     detail: str = ""
     now: dt.datetime | None = None
+    absent: str | None = None
 
 
 class ToolText:
@@ -89,10 +100,12 @@ class Generator:
         pools: value pools for the dataset's seed.
         distractors: (min, max) number of distractor tools per prompt.
         optional_share: chance that an execution request includes each optional parameter.
+        split: ``train`` or ``heldout``: which half of the refusal acts and frames to draw from.
     """
 
     def __init__(
-        self, tools: Sequence[Tool], pools: ValuePools, distractors: tuple[int, int], optional_share: float
+        self, tools: Sequence[Tool], pools: ValuePools, distractors: tuple[int, int], optional_share: float,
+        split: str = "train",
     ):
         self.tools = tuple(tools)
         self.by_name = {t.name: t for t in self.tools}
@@ -115,10 +128,13 @@ class Generator:
         for t in self.tools:
             self.same_domain[t.name] = tuple(o.name for o in self.tools if o.domain == t.domain and o is not t)
             self.other_domain[t.name] = tuple(o.name for o in self.tools if o.domain != t.domain)
-        self.harm = refusals.compile_harm_templates()
-        self.oos_wrappers = tuple(
-            TextTemplate(f"{style}.{i}", text) for i, (style, text) in enumerate(refusals.OUT_OF_SCOPE_WRAPPERS)
-        )
+        self.refusal_bank = refusals.RefusalBank(split)
+        self.direct_bank = direct.DirectBank(split)
+        # Hard negatives: each tool's domain neighbours that do something else (no shared content name word).
+        self.unrelated_neighbours = {
+            t.name: tuple(n for n in self.same_domain[t.name] if not unrelated_overlap(t.name, n)) for t in self.tools
+        }
+        self.hard_negative_targets = tuple(t for t in self.tools if self.unrelated_neighbours[t.name])
         self.refusal_values = {kind: pools.get(kind) for kind in REFUSAL_KINDS}
 
     # --- shared pieces -------------------------------------------------------------------------
@@ -251,42 +267,74 @@ class Generator:
             now: the sample's current date-time (default: drawn).
 
         Returns:
-            The unverified sample; `detail` names the harm category or the capability.
+            The unverified sample; `detail` names the harm category, the capability, or ``hard_negative``.
         """
         now = self._now(rng, now)
         anchor = _pick(rng, self.tools)
-        offered = self.offer(anchor.name, rng)
         values = {k: _pick(rng, pool) for k, pool in self.refusal_values.items()}
         values["person"] = values["person_name"]
         values["amount"] = f"${rng.randint(2, 250) * 100:,}"
         if rng.random() < HARMFUL_SHARE:
-            category = _pick(rng, refusals.HARM_CATEGORIES)
-            groups = set().union(*(self.text[n].groups for n in offered))
-            fitting = sorted(g for g in self.harm[category.name] if g in groups)
-            group = _pick(rng, fitting) if fitting and rng.random() < TOOL_PHRASED_SHARE else "generic"
-            tpl = _pick(rng, self.harm[category.name][group])
-            text = tpl.render(values)
-            if rng.random() < 0.25:
+            offered = self.offer(anchor.name, rng)
+            category = _pick(rng, refusals.HARM_CATEGORIES).name
+            groups = frozenset().union(*(self.text[n].groups for n in offered))
+            text, template_id = self.refusal_bank.harmful(category, groups, values, rng, TOOL_PHRASED_SHARE)
+            if rng.random() < 0.2:
                 text = f"{_pick(rng, templates.CONTEXTS)} {text}"
-            reason, template_id, detail = "harmful", tpl.id, category.name
-        else:
-            cap = _pick(rng, refusals.CAPABILITIES)
-            i = rng.randrange(len(cap.phrases))
-            phrase = TextTemplate("", cap.phrases[i]).render(values)
-            wrapper = _pick(rng, self.oos_wrappers)
-            ctx = {"phrase": phrase, "Phrase": capitalise(phrase), "context": _pick(rng, templates.CONTEXTS)}
-            text = wrapper.render(ctx)
-            reason, template_id, detail = "out_of_scope", f"refusal.out_of_scope.{cap.name}.{i}.{wrapper.id}", cap.name
+            truth: dict[str, Any] = {"reason": "harmful"}
+            if category == "self_harm":
+                truth["category"] = "self_harm"  # the correct answer is a supportive reply pointing to help
+            return Sample("refusal", offered, text, {"refusal": truth}, template_id, anchor.domain, detail=category,
+                          now=now)
+        if self.hard_negative_targets and rng.random() < HARD_NEGATIVE_SHARE:
+            return self._hard_negative(rng, now)
+        offered = self.offer(anchor.name, rng)
+        tool_texts = [self.text[n].text for n in offered]
+        caps = [c for c in refusals.CAPABILITIES if not refusals.capability_covered(c, tool_texts)]
+        cap = _pick(rng, caps or refusals.CAPABILITIES)
+        text, template_id = self.refusal_bank.out_of_scope(cap.name, values, rng)
         return Sample(
-            "refusal", offered, text, {"refusal": {"reason": reason}}, template_id, anchor.domain, detail=detail,
-            now=now,
+            "refusal", offered, text, {"refusal": {"reason": "out_of_scope"}}, template_id, anchor.domain,
+            detail=cap.name, now=now,
         )
+
+    def _hard_negative(self, rng: random.Random, now: dt.datetime) -> Sample:
+        # An ordinary request for a registry tool, offered only neighbours that cannot do it.
+        target = _pick(rng, self.hard_negative_targets)
+        request = self.execution(rng, target, now=now)
+        neighbours = self.unrelated_neighbours[target.name]
+        k = max(1, min(len(neighbours), self.dmin + int(rng.random() * (self.dmax - self.dmin + 1))))
+        offered = tuple(_draw(neighbours, k, rng.random))
+        return Sample(
+            "refusal", offered, request.text, {"refusal": {"reason": "out_of_scope"}},
+            f"refusal.out_of_scope.hard_negative.{request.template_id}", target.domain, detail="hard_negative",
+            now=now, absent=target.name,
+        )
+
+    def direct(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
+        """A request that needs no tool (small talk, knowledge, rewriting, arithmetic, writing); answer it.
+
+        Args:
+            rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
+
+        Returns:
+            The unverified sample; `detail` names the task kind.
+        """
+        now = self._now(rng, now)
+        anchor = _pick(rng, self.tools)
+        offered = self.offer(anchor.name, rng)
+        tool_texts = [self.text[n].text for n in offered]
+        kinds = [k for k in direct.KINDS if not direct.covered(k, tool_texts)]
+        kind = _pick(rng, kinds).name  # small talk is never covered, so the list is never empty
+        text, template_id = self.direct_bank.request(kind, rng)
+        return Sample("direct", offered, text, {"direct": {}}, template_id, anchor.domain, detail=kind, now=now)
 
     def sample(self, behaviour: str, rng: random.Random) -> Sample:
         """Build one unverified sample of `behaviour`.
 
         Args:
-            behaviour: execution, clarification or refusal.
+            behaviour: execution, clarification, refusal or direct.
             rng: the chunk's random generator.
 
         Returns:
@@ -299,6 +347,8 @@ class Generator:
             return self.clarification(rng, now=now)
         if behaviour == "refusal":
             return self.refusal(rng, now=now)
+        if behaviour == "direct":
+            return self.direct(rng, now=now)
         raise ValueError(f"unknown behaviour {behaviour!r}")
 
     def mentions(
@@ -350,6 +400,18 @@ def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ..
                 if o in norm and has_words(norm, o) and not any(o in f for f in found):
                     return False
     return True
+
+
+def unrelated_overlap(a: str, b: str) -> bool:
+    """Whether two tool names share a content word (not a generic operation word): then they may do the same.
+
+    >>> unrelated_overlap("get_current_weather", "get_weather_forecast")
+    True
+    >>> unrelated_overlap("search_flights", "search_trains")
+    False
+    """
+    words_a = set(templates.name_words(a).split()) - _GENERIC_NAME_WORDS
+    return bool(words_a & (set(templates.name_words(b).split()) - _GENERIC_NAME_WORDS))
 
 
 def _currency(args: dict[str, Any]) -> str | None:

@@ -305,6 +305,7 @@ class Stats:
     domains: Counter[tuple[str, str]] = field(default_factory=Counter)  # (domain, behaviour)
     rejections: Counter[str] = field(default_factory=Counter)
     refusals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (reason, category/capability)
+    direct: Counter[str] = field(default_factory=Counter)  # task kind of requests that need no tool
     templates: Counter[str] = field(default_factory=Counter)  # template id without its index
     n_tools: Counter[int] = field(default_factory=Counter)
 
@@ -314,13 +315,17 @@ class Stats:
         self.domains.update(map(attrgetter("domain", "behaviour"), samples))
         self.offered.update(chain.from_iterable(map(attrgetter("offered"), samples)))
         self.targets.update((s.tool, s.behaviour) for s in samples if s.tool is not None)
-        self.refusals.update((s.ground_truth["refusal"]["reason"], s.detail) for s in samples if s.tool is None)
+        self.refusals.update(
+            (s.ground_truth["refusal"]["reason"], s.detail) for s in samples if s.behaviour == "refusal"
+        )
+        self.direct.update(s.detail for s in samples if s.behaviour == "direct")
         self.templates.update(t[: t.rfind(".")] for t in map(attrgetter("template_id"), samples))
         self.n_tools.update(len(s.offered) for s in samples)
 
     def merge(self, other: Stats) -> None:
         """Add another chunk's counts."""
-        for name in ("behaviours", "targets", "offered", "domains", "rejections", "refusals", "templates", "n_tools"):
+        for name in ("behaviours", "targets", "offered", "domains", "rejections", "refusals", "direct", "templates",
+                     "n_tools"):
             getattr(self, name).update(getattr(other, name))
 
     def as_dict(self, n: int, distinct_prompts: int) -> dict[str, Any]:
@@ -351,6 +356,7 @@ class Stats:
             "rejections": dict(sorted(self.rejections.items())),
             "rejected_total": sum(self.rejections.values()),
             "refusals": nest(self.refusals),
+            "direct": dict(sorted(self.direct.items())),
             "template_families": dict(sorted(self.templates.items())),
             "tools_per_prompt": {str(k): v for k, v in sorted(self.n_tools.items())},
             "distinct_prompts": distinct_prompts,
@@ -447,7 +453,8 @@ def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict
         (b, c, f"{c / n:.2%}", spec["ratios"][b]) for b, c in manifest["counts"].items()
     ]
     domain_rows = [
-        (d, sum(c.values()), c.get("execution", 0), c.get("clarification", 0), c.get("refusal", 0))
+        (d, sum(c.values()), c.get("execution", 0), c.get("clarification", 0), c.get("refusal", 0),
+         c.get("direct", 0))
         for d, c in stats["per_domain"].items()
     ]
     rejection_rows = list(stats["rejections"].items()) or [("(none)", 0)]
@@ -456,7 +463,8 @@ def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict
     return f"""# {spec["name"]}
 
 A ToolForge tool-calling dataset: {n} user requests over {manifest["n_tools"]} `{spec["split"]}` tools, each
-labelled with the correct behaviour (execute the exact call, ask for a missing parameter, or decline).
+labelled with the correct behaviour (execute the exact call, ask for a missing parameter, decline, or answer
+directly when no tool is needed).
 {_provenance(stats)}
 
 - seed: `{manifest["seed"]}`, generator `{manifest["generator_version"]}`, chunk size {manifest["chunk_size"]}
@@ -470,7 +478,7 @@ labelled with the correct behaviour (execute the exact call, ask for a missing p
 
 ## Domains
 
-{_table(("domain", "samples", "execution", "clarification", "refusal"), domain_rows)}
+{_table(("domain", "samples", "execution", "clarification", "refusal", "direct"), domain_rows)}
 
 {realism_section}## Rejected and regenerated during verification
 
@@ -487,9 +495,10 @@ labelled with the correct behaviour (execute the exact call, ask for a missing p
 - `prompt`: `[{{"role": "system", ...}}, {{"role": "user", ...}}]`; the system message carries the offered tools
   rendered exactly as Qwen 2.5's chat template renders `tools=`.
 - `tools`: the offered tools (OpenAI format), in the order shown.
-- `behavior`: `execution` | `clarification` | `refusal`.
+- `behavior`: `execution` | `clarification` | `refusal` | `direct`.
 - `reward_model`: `{{"style": "rule", "ground_truth": ...}}` with `{{"tool_call": {{"name", "parameters"}}}}`,
-  `{{"clarification": {{"tool", "missing"}}}}` or `{{"refusal": {{"reason": "harmful" | "out_of_scope"}}}}`.
+  `{{"clarification": {{"tool", "missing"}}}}`, `{{"refusal": {{"reason": "harmful" | "out_of_scope"}}}}` (self-harm
+  adds `"category": "self_harm"`: a supportive reply pointing to help is the answer) or `{{"direct": {{}}}}`.
 - `extra_info`: `sample_id`, `tool_split`, `template_id`, `paraphrased`, `domain`, `n_tools`.
 
 In Parquet, `tools` items and `reward_model.ground_truth` use the Arrow JSON extension type, since their

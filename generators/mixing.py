@@ -10,7 +10,9 @@ import random
 from collections.abc import Mapping
 from fractions import Fraction
 
-BEHAVIOURS = ("execution", "clarification", "refusal")
+BEHAVIOURS = ("execution", "clarification", "refusal", "direct")
+# Opt-in behaviours appear in the counts only when asked for, so a seed spec's counts keep their three keys.
+OPT_IN = frozenset(("direct",))
 
 
 def _exact(ratio: float) -> Fraction:
@@ -22,29 +24,32 @@ def behaviour_counts(n: int, ratios: Mapping[str, float]) -> dict[str, int]:
     """Split `n` samples among the behaviours by largest remainder (Hamilton's method).
 
     Quotas are computed in exact rational arithmetic from the ratios normalised to sum 1; ties in the
-    remainders go to the behaviour listed first (execution, clarification, refusal).
+    remainders go to the behaviour listed first (execution, clarification, refusal, direct).
 
     Args:
         n: number of samples (>= 0).
         ratios: share per behaviour name; missing behaviours count as 0.
 
     Returns:
-        ``{behaviour: count}`` in canonical order, summing to `n`.
+        ``{behaviour: count}`` in canonical order, summing to `n` (opt-in behaviours only when their ratio > 0).
 
     >>> behaviour_counts(10, {"execution": 0.6, "clarification": 0.25, "refusal": 0.15})
     {'execution': 6, 'clarification': 3, 'refusal': 1}
+    >>> behaviour_counts(10, {"execution": 0.5, "clarification": 0.2, "refusal": 0.1, "direct": 0.2})
+    {'execution': 5, 'clarification': 2, 'refusal': 1, 'direct': 2}
     """
-    shares = [_exact(ratios.get(b, 0.0)) for b in BEHAVIOURS]
+    names = [b for b in BEHAVIOURS if b not in OPT_IN or ratios.get(b, 0.0) > 0]
+    shares = [_exact(ratios.get(b, 0.0)) for b in names]
     total = sum(shares)
     if total <= 0:
         raise ValueError("ratios must have a positive sum")
     quotas = [n * s / total for s in shares]
     counts = [q.numerator // q.denominator for q in quotas]
     left = n - sum(counts)
-    order = sorted(range(len(BEHAVIOURS)), key=lambda i: (-(quotas[i] - counts[i]), i))
+    order = sorted(range(len(names)), key=lambda i: (-(quotas[i] - counts[i]), i))
     for i in order[:left]:
         counts[i] += 1
-    return dict(zip(BEHAVIOURS, counts, strict=True))
+    return dict(zip(names, counts, strict=True))
 
 
 def chunk_counts(totals: Mapping[str, int], chunk_size: int) -> list[dict[str, int]]:

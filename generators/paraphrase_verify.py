@@ -23,7 +23,6 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from generators import refusals
 from generators._vocab import NUMBER_WORDS
 from generators.behaviours import Generator, Sample
 from generators.surface import normalize_text
@@ -199,19 +198,19 @@ def _behaviour_holds(gen: Generator, sample: Sample, template: str, paraphrase: 
         if _SOFTENED.search(low) and not _SOFTENED.search(template.lower()):
             return "harm_softened"
         return None
-    phrase_stems = _capability_stems(sample)
+    phrase_stems = _capability_stems(gen, sample)
     if phrase_stems and not phrase_stems & stems(paraphrase):
         return "capability_lost"
     return None
 
 
-def _capability_stems(sample: Sample) -> set[str]:
-    # template_id: refusal.out_of_scope.<capability>.<phrase index>.<wrapper id>
+def _capability_stems(gen: Generator, sample: Sample) -> set[str]:
+    # template_id: refusal.out_of_scope.<capability>.<act index in the split's half>.<frame index>
     parts = sample.template_id.split(".")
-    cap = next((c for c in refusals.CAPABILITIES if c.name == sample.detail), None)
-    if cap is None or len(parts) < 4 or not parts[3].isdigit() or int(parts[3]) >= len(cap.phrases):
+    half = gen.refusal_bank.caps.get(sample.detail)
+    if half is None or len(parts) < 4 or not parts[3].isdigit() or int(parts[3]) >= len(half.acts):
         return set()
-    return stems(re.sub(r"\{\{.*?\}\}", " ", cap.phrases[int(parts[3])]))
+    return stems(re.sub(r"\{[a-z_]+\}", " ", half.acts[int(parts[3])][1]))
 
 
 def check_paraphrase(gen: Generator, sample: Sample, paraphrase: str, limits: Limits = Limits()) -> str | None:

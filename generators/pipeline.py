@@ -81,7 +81,9 @@ class ChunkBuilder:
         self.spec = spec
         self.paraphraser = paraphraser
         pools = ValuePools.build(spec.seed)
-        self.gen = Generator(tools, pools, (spec.distractors.min, spec.distractors.max), spec.optional_params)
+        self.gen = Generator(
+            tools, pools, (spec.distractors.min, spec.distractors.max), spec.optional_params, spec.split
+        )
         self.renderer = ToolRenderer(spec.system_prompt, {t.name: t.openai() for t in tools})
 
     def build(self, index: int, counts: dict[str, int]) -> ChunkResult:
@@ -121,7 +123,8 @@ class ChunkBuilder:
         if self.paraphraser is not None:
             template_texts = [s.text for s in samples] if want_texts else None
             flags = self.paraphraser.run(gen, samples, index)
-        prefix = f"{spec.name}-{spec.seed}-"
+        # The split is part of the id: a train and a held-out set of the same name and seed share no id.
+        prefix = f"{spec.name}-{spec.split}-{spec.seed}-"
         ids = [f"{prefix}{base + i:08d}" for i in range(len(samples))]
         dumps, opt, record, split = orjson.dumps, orjson.OPT_APPEND_NEWLINE, export.record, spec.split
         todays = [export.today_of(s) for s in samples]

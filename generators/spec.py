@@ -23,27 +23,33 @@ DEFAULT_SYSTEM_PROMPT = (
 
 
 class Ratios(BaseModel):
-    """Share of each behaviour; the three must sum to 1 (within 1e-9)."""
+    """Share of each behaviour; they must sum to 1 (within 1e-9). `direct` (no tool needed) is opt-in."""
 
     model_config = ConfigDict(extra="forbid")
 
     execution: float = Field(0.6, ge=0.0, le=1.0, description="share of execution samples")
     clarification: float = Field(0.25, ge=0.0, le=1.0, description="share of clarification samples")
     refusal: float = Field(0.15, ge=0.0, le=1.0, description="share of refusal samples")
+    direct: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of requests that need no tool (small talk, knowledge, rewriting)"
+    )
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> Ratios:
-        total = self.execution + self.clarification + self.refusal
+        total = self.execution + self.clarification + self.refusal + self.direct
         if abs(total - 1.0) > 1e-9:
             raise ValueError(
                 f"ratios must sum to 1, got {total:.6g} (execution={self.execution}, "
-                f"clarification={self.clarification}, refusal={self.refusal}); change ratios"
+                f"clarification={self.clarification}, refusal={self.refusal}, direct={self.direct}); change ratios"
             )
         return self
 
     def as_dict(self) -> dict[str, float]:
-        """The ratios keyed by behaviour, in the canonical order execution, clarification, refusal."""
-        return {"execution": self.execution, "clarification": self.clarification, "refusal": self.refusal}
+        """The ratios keyed by behaviour in canonical order; the opt-in `direct` only when its share is > 0."""
+        out = {"execution": self.execution, "clarification": self.clarification, "refusal": self.refusal}
+        if self.direct > 0:
+            out["direct"] = self.direct
+        return out
 
 
 class ToolFilter(BaseModel):
@@ -70,8 +76,8 @@ class Distractors(BaseModel):
         return self
 
 
-Behaviour = Literal["execution", "clarification", "refusal"]
-BEHAVIOURS: tuple[Behaviour, ...] = ("execution", "clarification", "refusal")
+Behaviour = Literal["execution", "clarification", "refusal", "direct"]
+BEHAVIOURS: tuple[Behaviour, ...] = ("execution", "clarification", "refusal", "direct")
 
 DEFAULT_PARAPHRASE_PROMPT = (
     "Rewrite the user's request to an assistant the way a real person might type it. Write {n} different "
@@ -196,13 +202,13 @@ class DatasetSpec(BaseModel):
     @field_validator("ratios", mode="before")
     @classmethod
     def _ratios_from_text(cls, value: object) -> object:
-        # The CLI passes "0.6,0.25,0.15"; accept it (and a 3-list) as the three ratios in order.
+        # The CLI passes "0.6,0.25,0.15" (or four numbers, with direct); accept it and a list, in order.
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",")]
         if isinstance(value, list | tuple):
-            if len(value) != 3:
-                raise ValueError("ratios needs three numbers: execution, clarification, refusal")
-            return dict(zip(("execution", "clarification", "refusal"), value, strict=True))
+            if len(value) not in (3, 4):
+                raise ValueError("ratios needs three or four numbers: execution, clarification, refusal[, direct]")
+            return dict(zip(("execution", "clarification", "refusal", "direct"), value, strict=False))
         return value
 
 

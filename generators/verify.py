@@ -7,7 +7,8 @@
 - execution and clarification: the request leaks nothing of the answer (`generators.realism.LeakCheck`:
   the tool's name, a multi-word parameter name, 5 words of the description, "x set to v" / "label: v");
 - refusal: harmful requests come from a known harm category; out-of-scope requests ask for a
-  capability that no offered tool's name or description matches.
+  capability that no offered tool's name or description matches, or (hard negatives) for a registry tool
+  that is not offered, beside neighbours that share no content word of its name.
 
 The pipeline counts each reason and regenerates the sample, so exact behaviour counts still hold.
 """
@@ -17,13 +18,13 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from generators import refusals, surface
-from generators.behaviours import Generator, Sample
+from generators import direct, refusals, surface
+from generators.behaviours import Generator, Sample, unrelated_overlap
 from generators.surface import normalize_text
 
 _MENTIONS_PARAMS = frozenset(inspect.signature(surface.mentions).parameters)
-HARM_NAMES = frozenset(c.name for c in refusals.HARM_CATEGORIES)
-CAPABILITY_BY_NAME = {c.name: c for c in refusals.CAPABILITIES}
+HARM_NAMES = frozenset(refusals.HARM_BY_NAME)
+CAPABILITY_BY_NAME = refusals.CAPABILITY_BY_NAME
 
 
 def _possible_values(schema: dict[str, Any]) -> tuple[Any, ...]:
@@ -56,6 +57,13 @@ def verify(gen: Generator, sample: Sample) -> str | None:
         return _clarification(gen, sample)
     if sample.behaviour == "refusal":
         return _refusal(gen, sample)
+    if sample.behaviour == "direct":
+        kind = direct.KIND_BY_NAME.get(sample.detail)
+        if kind is None:
+            return "direct_unknown_kind"
+        if direct.covered(kind, (gen.text[n].text for n in sample.offered)):
+            return "direct_covered_by_offered_tool"
+        return None
     return "unknown_behaviour"
 
 
@@ -119,6 +127,12 @@ def _refusal(gen: Generator, sample: Sample) -> str | None:
     reason = sample.ground_truth["refusal"]["reason"]
     if reason == "harmful":
         return None if sample.detail in HARM_NAMES else "harmful_unknown_category"
+    if reason == "out_of_scope" and sample.detail == "hard_negative":
+        if sample.absent is None or sample.absent in sample.offered:
+            return "hard_negative_target_offered"
+        if any(unrelated_overlap(sample.absent, n) for n in sample.offered):
+            return "hard_negative_neighbour_may_do_it"
+        return None
     if reason == "out_of_scope":
         cap = CAPABILITY_BY_NAME.get(sample.detail)
         if cap is None:

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from generators import refusals
-from generators.behaviours import Generator
+from generators.behaviours import Generator, unrelated_overlap
 from generators.surface import mentions
 from generators.values import ValuePools
 from generators.verify import verify
@@ -84,6 +84,11 @@ def test_refusals_are_harmful_or_out_of_scope_for_the_offered_tools(seed):
     assert sample.tool is None and sample.template_id.startswith(f"refusal.{reason}.")
     if reason == "harmful":
         assert sample.detail in {c.name for c in refusals.HARM_CATEGORIES}
+    elif sample.detail == "hard_negative":
+        # the tool the request needs is not offered, and no offered neighbour shares a content name word
+        assert sample.absent not in sample.offered
+        assert REGISTRY.get(sample.absent).domain == sample.domain
+        assert not any(unrelated_overlap(sample.absent, n) for n in sample.offered)
     else:
         cap = next(c for c in refusals.CAPABILITIES if c.name == sample.detail)
         texts = [f"{t.name.replace('_', ' ')} {t.description}".lower() for t in map(REGISTRY.get, sample.offered)]
@@ -100,7 +105,7 @@ def test_harm_taxonomy_and_tool_phrasing():
     fitting = []
     for s in harmful:
         groups = set().union(*(GEN.text[n].groups for n in s.offered))
-        category_groups = set(GEN.harm[s.detail]) - {"generic"}
+        category_groups = {g for g, _ in refusals.HARM_BY_NAME[s.detail].acts} - {"generic"}
         group = s.template_id.split(".")[3]
         assert group == "generic" or group in groups & category_groups
         if groups & category_groups:
@@ -146,10 +151,6 @@ def _all_templates():
     from generators import templates
 
     yield from templates.WITH_ARGS + templates.NO_ARGS + templates.UTTERANCE_TAILS
-    for groups in GEN.harm.values():
-        for group in groups.values():
-            yield from group
-    yield from GEN.oos_wrappers
 
 
 def test_fast_template_path_renders_like_jinja2():

@@ -42,7 +42,7 @@ def test_jsonl_records_have_the_seed_format(dataset):
             row["behavior"]]]
         info = row["extra_info"]
         assert info["tool_split"] == "train" and info["paraphrased"] is False and info["n_tools"] == len(names)
-        assert info["sample_id"].startswith("exp-3-")
+        assert info["sample_id"].startswith("exp-train-3-")
     assert len({r["extra_info"]["sample_id"] for r in rows}) == len(rows)
 
 

@@ -13,6 +13,9 @@ RATIOS = [
     {"execution": 1 / 3, "clarification": 1 / 3, "refusal": 1 / 3},
     {"execution": 0.1, "clarification": 0.2, "refusal": 0.7},
     {"execution": 0.05, "clarification": 0.9, "refusal": 0.05},
+    # with the opt-in direct behaviour
+    {"execution": 0.5, "clarification": 0.2, "refusal": 0.15, "direct": 0.15},
+    {"execution": 0.25, "clarification": 0.25, "refusal": 0.25, "direct": 0.25},
 ]
 
 
@@ -21,7 +24,8 @@ def test_counts_are_exact_for_every_n_up_to_1000(ratios):
     for n in range(1, 1001):
         counts = behaviour_counts(n, ratios)
         assert sum(counts.values()) == n
-        for b in BEHAVIOURS:
+        assert list(counts) == [b for b in BEHAVIOURS if b in ratios]
+        for b in ratios:
             quota = n * Fraction(repr(ratios[b]))
             # largest remainder: every count is its quota rounded down or up
             assert quota - 1 < counts[b] < quota + 1, (n, b)
@@ -39,6 +43,10 @@ COUNT_CASES = [
     (1, RATIOS[0], {"execution": 1, "clarification": 0, "refusal": 0}),
     # equal thirds: ties go to the behaviour listed first
     (2, RATIOS[2], {"execution": 1, "clarification": 1, "refusal": 0}),
+    # direct at 0 is left out of the counts (opt-in)
+    (10, {**RATIOS[0], "direct": 0.0}, {"execution": 6, "clarification": 3, "refusal": 1}),
+    # four equal quarters of 6: ties go to the behaviours listed first
+    (6, RATIOS[-1], {"execution": 2, "clarification": 2, "refusal": 1, "direct": 1}),
 ]
 
 
@@ -51,7 +59,9 @@ def test_count_table(n, ratios, expected):
 @given(
     n=st.integers(1, 20_000),
     chunk=st.integers(1, 3000),
-    weights=st.tuples(st.integers(0, 100), st.integers(0, 100), st.integers(0, 100)).filter(lambda w: sum(w) > 0),
+    weights=st.tuples(st.integers(0, 100), st.integers(0, 100), st.integers(0, 100), st.integers(0, 100)).filter(
+        lambda w: sum(w) > 0
+    ),
 )
 def test_chunk_counts_partition_the_totals(n, chunk, weights):
     ratios = {b: w / sum(weights) for b, w in zip(BEHAVIOURS, weights, strict=True)}
@@ -61,7 +71,7 @@ def test_chunk_counts_partition_the_totals(n, chunk, weights):
     for i, counts in enumerate(plan):
         assert min(counts.values()) >= 0
         assert sum(counts.values()) == min(chunk, n - i * chunk)
-    for b in BEHAVIOURS:
+    for b in totals:
         assert sum(c[b] for c in plan) == totals[b]
 
 

@@ -37,8 +37,9 @@ TABLE = _find("execution", "book_restaurant_table", lambda s: "book_restaurant_t
 WEATHER = _find("execution", "get_weather_forecast",
                 lambda s: list(s.args) == ["location"] and "forecast" in s.text.lower())
 WORKOUT = _find("clarification", "log_workout", lambda s: s.missing == ("activity_type",))
-HARM = _find("refusal", where=lambda s: s.detail == "credential_theft")
-OOS = _find("refusal", where=lambda s: s.ground_truth["refusal"]["reason"] == "out_of_scope" and s.detail == "joke")
+HARM = _find("refusal", where=lambda s: s.detail == "credential_theft" and 40 < len(s.text) < 90
+             and s.text.endswith("."))
+OOS = _find("refusal", where=lambda s: s.ground_truth["refusal"]["reason"] == "out_of_scope" and s.detail == "taxi")
 
 CASES = [
     # a greeting added, every value kept: accepted

@@ -10,7 +10,7 @@ INVALID = [
     # a negative ratio
     ({"n": 10, "ratios": {"execution": 1.1, "clarification": -0.1, "refusal": 0.0}}, "ratios.clarification"),
     # the CLI form with two numbers
-    ({"n": 10, "ratios": "0.6,0.4"}, "three numbers"),
+    ({"n": 10, "ratios": "0.6,0.4"}, "three or four numbers"),
     # n below 1 and above the cap
     ({"n": 0}, "n\n"),
     ({"n": 10**9}, "n\n"),

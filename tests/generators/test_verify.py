@@ -27,7 +27,21 @@ TRANSLATE = Tool(
     "train",
     "language",
 )
-REG = Registry([FORECAST, TRANSLATE])
+VACUUM = Tool(
+    "start_robot_vacuum",
+    "Start the robot vacuum cleaner in a room.",
+    {"type": "object", "properties": {"room": {"type": "string"}}, "required": ["room"]},
+    "train",
+    "smart_home",
+)
+CURRENT = Tool(
+    "get_current_weather",
+    "Current conditions at a location.",
+    {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
+    "train",
+    "weather",
+)
+REG = Registry([FORECAST, TRANSLATE, VACUUM, CURRENT])
 GEN = Generator(REG.tools, ValuePools.build(0), (1, 1), 0.5)
 BOTH = ("get_weather_forecast", "translate_text")
 
@@ -42,8 +56,9 @@ def clarification(text, args, missing, offered=BOTH):
     return Sample("clarification", offered, text, gt, "t", "weather", "get_weather_forecast", args, tuple(missing))
 
 
-def refusal(text, reason, detail, offered=BOTH):
-    return Sample("refusal", offered, text, {"refusal": {"reason": reason}}, "t", "weather", detail=detail)
+def refusal(text, reason, detail, offered=BOTH, absent=None):
+    return Sample("refusal", offered, text, {"refusal": {"reason": reason}}, "t", "weather", detail=detail,
+                  absent=absent)
 
 
 OK_ARGS = {"location": "Oslo", "units": "metric", "days": 3}
@@ -80,10 +95,20 @@ CASES = [
     (refusal("Something bad.", "harmful", "made_up"), "harmful_unknown_category"),
     # out of scope: no offered tool can order taxis
     (refusal("Call me a taxi.", "out_of_scope", "taxi"), None),
-    # "out of scope" although an offered tool translates
-    (refusal("Translate this into Japanese.", "out_of_scope", "translate"), "out_of_scope_covered_by_offered_tool"),
-    # the same request is out of scope when the translator is not offered
-    (refusal("Translate this into Japanese.", "out_of_scope", "translate", offered=("get_weather_forecast",)), None),
+    # "out of scope" although an offered tool runs the robot vacuum
+    (refusal("Run the robot vacuum now.", "out_of_scope", "cleaning", offered=("start_robot_vacuum",)),
+     "out_of_scope_covered_by_offered_tool"),
+    # the same request is out of scope when the vacuum tool is not offered
+    (refusal("Run the robot vacuum now.", "out_of_scope", "cleaning", offered=("get_weather_forecast",)), None),
+    # hard negative: a forecast request offered only a neighbour that does something else
+    (refusal("Weather in Oslo for 3 days?", "out_of_scope", "hard_negative", offered=("translate_text",),
+             absent="get_weather_forecast"), None),
+    # hard negative whose needed tool is offered after all
+    (refusal("Weather in Oslo for 3 days?", "out_of_scope", "hard_negative", absent="get_weather_forecast"),
+     "hard_negative_target_offered"),
+    # hard negative beside a near-duplicate that could do it (shares "weather")
+    (refusal("Weather in Oslo for 3 days?", "out_of_scope", "hard_negative", offered=("get_current_weather",),
+             absent="get_weather_forecast"), "hard_negative_neighbour_may_do_it"),
 ]
 
 
