@@ -9,8 +9,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import jinja2
-import jinja2.meta
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -19,7 +17,8 @@ TOOL_FILES = sorted(SCHEMA_ROOT.glob("*/*.json"))
 DOCS = {path: json.loads(path.read_text(encoding="utf-8")) for path in TOOL_FILES}
 TOOLS = list(DOCS.values())
 
-UTTERANCE_FILES = [path for path in TOOL_FILES if "x-utterances" in DOCS[path]]
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+WORD = re.compile(r"[a-z0-9]+")
 
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
@@ -82,9 +81,20 @@ def _contains_key(value, key: str) -> bool:
     return False
 
 
-def _template_variables(template: str) -> set[str]:
-    env = jinja2.Environment()
-    return jinja2.meta.find_undeclared_variables(env.parse(template))
+def _words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def _name_words(name: str) -> str:
+    return " ".join(w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if w).lower()
+
+
+def _slot_texts(slot: object) -> list[str]:
+    if isinstance(slot, list):
+        return slot
+    assert isinstance(slot, dict)
+    names = [n for value in slot["values"].values() for n in (value if isinstance(value, list) else [value])]
+    return [*slot.get("phrases", []), *names]
 
 
 # ----------------------------------------------------------------------------- one tool at a time
@@ -93,7 +103,7 @@ def _template_variables(template: str) -> set[str]:
 @pytest.mark.parametrize("path", TOOL_FILES, ids=_ids(TOOL_FILES))
 def test_envelope_and_location(path: Path) -> None:
     doc = DOCS[path]
-    assert set(doc) <= {"type", "function", "x-split", "x-domain", "x-utterances"}
+    assert set(doc) <= {"type", "function", "x-split", "x-domain", "x-slots", "x-frames"}
     assert doc["type"] == "function"
     assert set(doc["function"]) == {"name", "description", "parameters"}
     name = _name(doc)
@@ -173,16 +183,50 @@ def test_defaults_are_valid_and_only_on_optional_parameters(path: Path) -> None:
             assert not errors, f"{pointer}: {errors}"
 
 
-@pytest.mark.parametrize("path", UTTERANCE_FILES, ids=_ids(UTTERANCE_FILES))
-def test_utterances_reference_exactly_the_required_parameters(path: Path) -> None:
+@pytest.mark.parametrize("path", TOOL_FILES, ids=_ids(TOOL_FILES))
+def test_frames_and_slots_cover_the_tool(path: Path) -> None:
     doc = DOCS[path]
-    utterances = doc["x-utterances"]
-    required = set(doc["function"]["parameters"]["required"])
-    assert 2 <= len(utterances) <= 4
-    assert len(set(utterances)) == len(utterances)
-    for template in utterances:
-        # Every required value must appear in the request; optional ones are appended by the generator.
-        assert _template_variables(template) == required, template
+    params = doc["function"]["parameters"]
+    props, required = params["properties"], params["required"]
+    frames, slots = doc["x-frames"], doc["x-slots"]
+    # Hand-written frames for every bundled tool, and a slot phrase for every parameter.
+    assert len(frames) >= 12 and len(set(frames)) == len(frames)
+    assert set(slots) == set(props)
+    for frame in frames:
+        assert set(PLACEHOLDER.findall(frame)) <= set(props), frame
+        assert PLACEHOLDER.sub("", frame).count("{") == 0 and "}" not in PLACEHOLDER.sub("", frame), frame
+    for name in required:
+        # a clarification can leave out each required parameter naturally
+        assert sum(f"{{{name}}}" not in frame for frame in frames) >= 3, name
+    # An execution request can mention every required parameter in one frame.
+    assert any(all(f"{{{name}}}" in frame for name in required) for frame in frames)
+    for name, slot in slots.items():
+        schema = props[name]
+        if isinstance(slot, list):
+            assert slot and all("{value" in phrase for phrase in slot), name
+            continue
+        values = slot["values"]
+        if schema.get("type") == "boolean":
+            assert set(values) == {"true", "false"}, name
+        enum = schema.get("enum") or schema.get("items", {}).get("enum")
+        if enum:
+            assert set(values) == {str(v) for v in enum}, name
+
+
+@pytest.mark.parametrize("path", TOOL_FILES, ids=_ids(TOOL_FILES))
+def test_frames_and_slots_do_not_leak_the_schema(path: Path) -> None:
+    doc = DOCS[path]
+    fn = doc["function"]
+    texts = [*doc["x-frames"], *(t for slot in doc["x-slots"].values() for t in _slot_texts(slot))]
+    desc = _words(fn["description"])
+    runs = {" ".join(desc[i : i + 5]) for i in range(len(desc) - 4)}
+    multi_word = [_name_words(p) for p in fn["parameters"]["properties"] if len(_name_words(p).split()) > 1]
+    for text in texts:
+        said = " " + " ".join(_words(PLACEHOLDER.sub(" VALUE ", text))) + " "
+        # the tool's name, a multi-word parameter name as words, or 5 words of the description
+        assert f" {_name_words(fn['name'])} " not in said, text
+        assert not any(f" {label} " in said for label in multi_word), text
+        assert not any(f" {run} " in said for run in runs), text
 
 
 # ----------------------------------------------------------------------------- the registry as a whole
@@ -226,9 +270,12 @@ def test_some_tools_have_no_required_parameters() -> None:
     assert len(no_required) >= 4
 
 
-def test_about_a_third_of_tools_carry_utterances() -> None:
-    share = sum("x-utterances" in doc for doc in TOOLS) / len(TOOLS)
-    assert 0.25 <= share <= 0.5
+def test_frames_vary_in_style() -> None:
+    # questions, lower-case chat and polite requests all appear across the registry's frames
+    frames = [f for doc in TOOLS for f in doc["x-frames"]]
+    assert sum(f.rstrip().endswith("?") for f in frames) / len(frames) > 0.15
+    assert sum(f[:1].islower() for f in frames) / len(frames) > 0.15
+    assert sum(bool(re.search(r"\b(please|thanks|could you)\b", f, re.I)) for f in frames) / len(frames) > 0.1
 
 
 def test_schema_features_are_varied() -> None:
