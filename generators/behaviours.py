@@ -21,6 +21,7 @@ from generators.phrasing import Slot, ToolPhrasing, has_words, names_mentioned, 
 from generators.realism import LeakCheck
 from generators.registry import Tool
 from generators.surface import mentions, normalize_text, surface
+from generators.templates import capitalise
 from generators.values import ToolSampler, ValuePools
 
 # Share of refusals that are harmful (the rest are out of scope).
@@ -36,6 +37,16 @@ _GENERIC_NAME_WORDS = frozenset(
     "get set list search find create update delete add remove check send book cancel calculate compare make "
     "start stop run request submit schedule share open close move copy upload download track apply".split()
 )
+# Parallel requests: the share that calls the same tool twice, and how the two requests are joined.
+SAME_TOOL_SHARE = 0.5
+PARALLEL_JOINERS = (" Also, ", " And ", " Then ", " Oh and ", " Plus, ", " After that, ", "\n\n", " Second thing: ",
+                    " While you're at it, ", " and also ")
+# Dialogues: the assistant's question about the missing values, and the user's answer around its slot phrases.
+QUESTION_FRAMES = ("Sure - what {what} should I use?", "Happy to help. Could you tell me the {what}?",
+                   "I can do that. Which {what} do you mean?", "Before I go ahead, what's the {what}?",
+                   "Got it. I just need the {what}.", "Could you give me the {what}, please?")
+ANSWER_FRAMES = ("{answer}", "{answer}, please", "oh sorry - {answer}", "right, {answer}", "{answer} thanks",
+                 "ah yes, {answer}", "Sorry! {Answer}.", "{Answer}.", "yes - {answer}", "{answer} :)")
 T = TypeVar("T")
 _PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 8))
 REFUSAL_KINDS = ("person_name", "email", "company", "address", "phone", "city")
@@ -64,6 +75,9 @@ class Sample:
             kind.
         now: the sample's "current" date-time, stated in the system message (relative dates resolve to it).
         absent: hard negatives: the tool the request needs, which is not offered.
+        turns: earlier messages of a dialogue, ``(role, content)`` before the final user message `text`
+            (answered clarifications: the request, the assistant's question).
+        parts: the samples a parallel request or a dialogue was built from (verification checks each).
     """
 
     behaviour: str
@@ -78,6 +92,8 @@ class Sample:
     detail: str = ""
     now: dt.datetime | None = None
     absent: str | None = None
+    turns: tuple[tuple[str, str], ...] = ()
+    parts: tuple[Sample, ...] = ()
 
 
 class ToolText:
@@ -330,6 +346,70 @@ class Generator:
         text, template_id = self.direct_bank.request(kind, rng)
         return Sample("direct", offered, text, {"direct": {}}, template_id, anchor.domain, detail=kind, now=now)
 
+    def parallel(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
+        """One request asking for two independent calls: the same tool twice, or two different tools.
+
+        Args:
+            rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
+
+        Returns:
+            The unverified sample; the ground truth lists both calls (order-free) in ``calls``.
+        """
+        now = self._now(rng, now)
+        first = _pick(rng, self.tools)
+        if first.properties and rng.random() < SAME_TOOL_SHARE:
+            second = first
+        else:
+            others = self.same_domain[first.name] if rng.random() < 0.5 else ()
+            second = self.by_name[_pick(rng, others)] if others else _pick(rng, self.tools)
+        a, b = self.execution(rng, first, now), self.execution(rng, second, now)
+        joiner = _pick(rng, PARALLEL_JOINERS)
+        text = a.text.rstrip() + joiner + (b.text[:1].lower() + b.text[1:] if joiner[-1] == " " else b.text)
+        offered = list(a.offered)
+        if second.name not in offered:
+            # the second tool takes a distractor's place (or joins when the first request offered none)
+            spots = [i for i, n in enumerate(offered) if n != first.name]
+            if spots:
+                offered[spots[int(rng.random() * len(spots))]] = second.name
+            else:
+                offered.insert(int(rng.random() * 2), second.name)
+        calls = [{"name": first.name, "parameters": a.args}, {"name": second.name, "parameters": b.args}]
+        kind = "same" if first is second else "different"
+        return Sample(
+            "execution", tuple(offered), text,
+            {"tool_call": {"name": first.name, "parameters": a.args, "calls": calls}},
+            f"execution.parallel.{kind}.{a.template_id}+{b.template_id}", first.domain, first.name, a.args,
+            detail="parallel", now=now, parts=(a, b),
+        )
+
+    def multi_turn(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
+        """A dialogue: the request lacks a required value, the assistant asks, the user answers; then the call.
+
+        Args:
+            rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
+
+        Returns:
+            The unverified sample: `turns` holds the request and the question, `text` the answer.
+        """
+        now = self._now(rng, now)
+        if not self.clarifiable:  # no tool can miss a value: an ordinary execution keeps the counts exact
+            return self.execution(rng, now=now)
+        ask = self.clarification(rng, now=now)
+        tool = self.by_name[ask.tool or ""]
+        slots = self.phrasing[tool.name].slots
+        say = self._say(rng, ask.args, now)
+        phrases = [slots[p].render(ask.args[p], rng, say) for p in ask.missing]
+        body = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+        answer = _pick(rng, ANSWER_FRAMES).replace("{answer}", body).replace("{Answer}", capitalise(body))
+        question = clarifying_question(ask.missing, rng)
+        return Sample(
+            "execution", ask.offered, answer, {"tool_call": {"name": tool.name, "parameters": ask.args}},
+            f"execution.multi_turn.{ask.template_id}", tool.domain, tool.name, ask.args, ask.missing,
+            detail="multi_turn", now=now, turns=(("user", ask.text), ("assistant", question)), parts=(ask,),
+        )
+
     def sample(self, behaviour: str, rng: random.Random) -> Sample:
         """Build one unverified sample of `behaviour`.
 
@@ -349,6 +429,10 @@ class Generator:
             return self.refusal(rng, now=now)
         if behaviour == "direct":
             return self.direct(rng, now=now)
+        if behaviour == "execution/parallel":
+            return self.parallel(rng, now=now)
+        if behaviour == "execution/multi_turn":
+            return self.multi_turn(rng, now=now)
         raise ValueError(f"unknown behaviour {behaviour!r}")
 
     def mentions(
@@ -373,6 +457,10 @@ class Generator:
 def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.datetime | None) -> bool:
     if slot.values is not None:
         return _named_value_mentioned(norm, value, slot.value_names)
+    if slot.fields is None and slot.composed_fields and type(value) is dict:
+        composed = slot.composed_fields
+        return all(_slot_mentioned(text, norm, v, composed[k], now) if k in composed else mentions(text, v, norm=norm)
+                   for k, v in value.items())
     if slot.fields is not None and type(value) is dict:
         fields = slot.fields
         return all(_slot_mentioned(text, norm, v, fields[k], now) if k in fields else mentions(text, v, norm=norm)
@@ -382,9 +470,13 @@ def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.dateti
     return mentions(text, value, slot.schema, name=slot.name, norm=norm)
 
 
-def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ...]]) -> bool:
+def _named_value_mentioned(
+    norm: str, value: Any, names: dict[str, tuple[str, ...]], listed: frozenset[str] = frozenset()
+) -> bool:
     if type(value) is list:
-        return all(_named_value_mentioned(norm, v, names) for v in value)
+        # the other items of the same list are named beside each item by design, not as rivals
+        keys = frozenset(value_key(v) for v in value)
+        return all(_named_value_mentioned(norm, v, names, keys) for v in value)
     key = value_key(value)
     own = names.get(key)
     if own is None:
@@ -395,11 +487,23 @@ def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ..
     # Another value's name beside it makes the request ambiguous ("by car ... or by bike"), unless that
     # name is part of the one found ("open" inside "open at the moment").
     for other_key, others in names.items():
-        if other_key != key:
+        if other_key != key and other_key not in listed:
             for o in others:
                 if o in norm and has_words(norm, o) and not any(o in f for f in found):
                     return False
     return True
+
+
+def clarifying_question(missing: Sequence[str], rng: random.Random) -> str:
+    """The assistant's question for missing parameters, as the dialogue's earlier turn.
+
+    >>> clarifying_question(["party_size", "time"], random.Random(0)) in [
+    ...     f.replace("{what}", "party size and time") for f in QUESTION_FRAMES]
+    True
+    """
+    things = [templates.name_words(p) for p in missing]
+    what = things[0] if len(things) == 1 else ", ".join(things[:-1]) + " and " + things[-1]
+    return _pick(rng, QUESTION_FRAMES).replace("{what}", what)
 
 
 def unrelated_overlap(a: str, b: str) -> bool:

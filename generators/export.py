@@ -82,6 +82,7 @@ def record(
     return {
         "prompt": [
             {"role": "system", "content": renderer.system_fragment(sample.offered, today or today_of(sample))},
+            *({"role": role, "content": content} for role, content in sample.turns),
             {"role": "user", "content": sample.text},
         ],
         "tools": [renderer.fragments[n] for n in sample.offered],
@@ -111,6 +112,7 @@ class Columns:
             todays = [today_of(s) for s in samples]
         self.system = [renderer.system_utf8(s.offered, t) for s, t in zip(samples, todays, strict=True)]
         self.user = [s.text.encode() for s in samples]
+        self.turns = [s.turns for s in samples]
         self.tools = [tool_json[n] for s in samples for n in s.offered]
         self.tool_offsets = list(accumulate([len(s.offered) for s in samples], initial=0))
         self.behavior = [s.behaviour for s in samples]
@@ -131,13 +133,25 @@ class Columns:
             The record batch.
         """
         n = len(self.user)
-        contents: list[bytes] = [b""] * (2 * n)
-        contents[0::2] = self.system
-        contents[1::2] = self.user
-        messages = pa.StructArray.from_arrays(
-            [_strings(["system", "user"] * n), _utf8(contents)], fields=list(MESSAGE)
-        )
-        prompt = pa.ListArray.from_arrays(_int32(range(0, 2 * n + 1, 2)), messages)
+        if not any(self.turns):  # the common case: [system, user] per sample, built in bulk
+            contents: list[bytes] = [b""] * (2 * n)
+            contents[0::2] = self.system
+            contents[1::2] = self.user
+            roles = ["system", "user"] * n
+            offsets: Iterable[int] = range(0, 2 * n + 1, 2)
+        else:  # dialogues carry earlier turns between the system message and the last user message
+            contents, roles = [], []
+            for system, turns, user in zip(self.system, self.turns, self.user, strict=True):
+                contents.append(system)
+                roles.append("system")
+                for role, content in turns:
+                    contents.append(content.encode())
+                    roles.append(role)
+                contents.append(user)
+                roles.append("user")
+            offsets = accumulate([2 + len(t) for t in self.turns], initial=0)
+        messages = pa.StructArray.from_arrays([_strings(roles), _utf8(contents)], fields=list(MESSAGE))
+        prompt = pa.ListArray.from_arrays(_int32(offsets), messages)
         tool_values = pa.ExtensionArray.from_storage(JSON_TYPE, _utf8(self.tools))
         tools = pa.ListArray.from_arrays(_int32(self.tool_offsets), tool_values)
         gt = pa.ExtensionArray.from_storage(JSON_TYPE, _utf8(self.ground_truth))
@@ -306,6 +320,7 @@ class Stats:
     rejections: Counter[str] = field(default_factory=Counter)
     refusals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (reason, category/capability)
     direct: Counter[str] = field(default_factory=Counter)  # task kind of requests that need no tool
+    execution_kinds: Counter[str] = field(default_factory=Counter)  # single, parallel, multi_turn
     templates: Counter[str] = field(default_factory=Counter)  # template id without its index
     n_tools: Counter[int] = field(default_factory=Counter)
 
@@ -319,13 +334,14 @@ class Stats:
             (s.ground_truth["refusal"]["reason"], s.detail) for s in samples if s.behaviour == "refusal"
         )
         self.direct.update(s.detail for s in samples if s.behaviour == "direct")
+        self.execution_kinds.update(s.detail or "single" for s in samples if s.behaviour == "execution")
         self.templates.update(t[: t.rfind(".")] for t in map(attrgetter("template_id"), samples))
         self.n_tools.update(len(s.offered) for s in samples)
 
     def merge(self, other: Stats) -> None:
         """Add another chunk's counts."""
-        for name in ("behaviours", "targets", "offered", "domains", "rejections", "refusals", "direct", "templates",
-                     "n_tools"):
+        for name in ("behaviours", "targets", "offered", "domains", "rejections", "refusals", "direct",
+                     "execution_kinds", "templates", "n_tools"):
             getattr(self, name).update(getattr(other, name))
 
     def as_dict(self, n: int, distinct_prompts: int) -> dict[str, Any]:
@@ -357,6 +373,7 @@ class Stats:
             "rejected_total": sum(self.rejections.values()),
             "refusals": nest(self.refusals),
             "direct": dict(sorted(self.direct.items())),
+            "execution_kinds": dict(sorted(self.execution_kinds.items())),
             "template_families": dict(sorted(self.templates.items())),
             "tools_per_prompt": {str(k): v for k, v in sorted(self.n_tools.items())},
             "distinct_prompts": distinct_prompts,

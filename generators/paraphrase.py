@@ -401,7 +401,9 @@ class Paraphraser:
         opts, stats = self.options, ParaphraseStats()
         rng = random.Random(f"toolforge/paraphrase/{self.seed}/{index}")
         wanted = set(opts.behaviours)
-        eligible = [i for i, s in enumerate(samples) if s.behaviour in wanted and rng.random() < opts.share]
+        # Dialogues and parallel requests keep their template text: their values are spread over turns/parts.
+        eligible = [i for i, s in enumerate(samples)
+                    if s.behaviour in wanted and not s.parts and rng.random() < opts.share]
         write = opts.mode == "write"
         asks = {i: (write_brief(gen, samples[i]), True) if write and samples[i].behaviour in WRITE_BEHAVIOURS
                 else (samples[i].text, False) for i in eligible}

@@ -253,7 +253,7 @@ class Slot:
     """
 
     __slots__ = ("name", "schema", "phrases", "pairs", "field_phrases", "values", "value_names", "item_schema",
-                 "is_array", "fields")
+                 "is_array", "fields", "composed_fields")
 
     def __init__(self, name: str, schema: dict[str, Any], spec: Any = None):
         self.name = name
@@ -287,6 +287,10 @@ class Slot:
         self.phrases = tuple(phrases)
         # Phrases naming object fields take the slow path; the others are (before, after) the value.
         self.field_phrases = any(any(p.names) for p in self.phrases)
+        # Fields no hand-written phrase can say (a boolean inside an object) fall back to composed slots.
+        self.composed_fields: dict[str, Slot] = {}
+        if self.field_phrases and isinstance(props, dict):
+            self.composed_fields = {f: Slot(f, sub if isinstance(sub, dict) else {}) for f, sub in props.items()}
         self.pairs = tuple((p.literals[0], p.literals[1]) for p in self.phrases if p.names == ("",))
         if not self.pairs:
             self.pairs = (("", ""),)
@@ -315,7 +319,21 @@ class Slot:
         fits = [p for p in self.phrases if set(p.names) - {""} <= value.keys()
                 and ("" in p.names or set(p.names) >= value.keys())]
         if not fits:
-            return say(value, self.schema, self.name)
+            # The phrase saying most of the value, the rest by each field's composed slot ("... with attachment").
+            partial = [p for p in self.phrases if "" not in p.names and set(p.names) <= value.keys()]
+            if not self.composed_fields:
+                return say(value, self.schema, self.name)
+            if not partial:
+                return _join_and([self.composed_fields[f].render(v, rng, say) for f, v in value.items()
+                                  if f in self.composed_fields])
+            most = max(len(set(p.names)) for p in partial)
+            partial = [p for p in partial if len(set(p.names)) == most]
+            tpl = partial[int(rng.random() * len(partial))]
+            props = self.schema.get("properties", {})
+            head = tpl.fill([say(value[f], props.get(f, {}), f) for f in tpl.names])
+            rest = [self.composed_fields[f].render(v, rng, say) for f, v in value.items()
+                    if f not in tpl.names and f in self.composed_fields]
+            return _join_and([head, *rest])
         tpl = fits[int(rng.random() * len(fits))]
         props = self.schema.get("properties", {})
         return tpl.fill([say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from generators import GENERATOR_VERSION, diversity, export, realism
 from generators.behaviours import Generator, Sample
-from generators.mixing import behaviour_counts, behaviour_sequence, chunk_counts
+from generators.mixing import behaviour_counts, behaviour_sequence, chunk_counts, split_execution
 from generators.paraphrase import Paraphraser, make_paraphraser
 from generators.registry import Registry, Tool
 from generators.render import ToolRenderer
@@ -201,7 +201,8 @@ def plan_chunks(spec: DatasetSpec) -> list[dict[str, int]]:
     Returns:
         One ``{behaviour: count}`` per chunk of `CHUNK_SIZE` samples.
     """
-    return chunk_counts(behaviour_counts(spec.n, spec.ratios.as_dict()), CHUNK_SIZE)
+    totals = behaviour_counts(spec.n, spec.ratios.as_dict())
+    return chunk_counts(split_execution(totals, spec.execution_kinds()), CHUNK_SIZE)
 
 
 def generate_dataset(
@@ -240,7 +241,7 @@ def generate_dataset(
     """
     tools = select_tools(registry, spec)
     totals = behaviour_counts(spec.n, spec.ratios.as_dict())
-    plan = chunk_counts(totals, CHUNK_SIZE)
+    plan = chunk_counts(split_execution(totals, spec.execution_kinds()), CHUNK_SIZE)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = {name: out_dir / f".{name}.partial" for name in (*FILES, "manifest.json")}

@@ -197,6 +197,14 @@ class DatasetSpec(BaseModel):
     optional_params: float = Field(
         0.5, ge=0.0, le=1.0, description="chance that a request includes each optional parameter"
     )
+    parallel_share: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="share of execution samples that ask for several independent calls in one request",
+    )
+    multi_turn_share: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="share of execution samples that are a dialogue: a value missing, asked for, then answered",
+    )
     paraphrase: ParaphraseOptions = Field(default_factory=ParaphraseOptions)  # type: ignore[arg-type]
 
     @field_validator("ratios", mode="before")
@@ -210,6 +218,20 @@ class DatasetSpec(BaseModel):
                 raise ValueError("ratios needs three or four numbers: execution, clarification, refusal[, direct]")
             return dict(zip(("execution", "clarification", "refusal", "direct"), value, strict=False))
         return value
+
+    @model_validator(mode="after")
+    def _execution_kinds_fit(self) -> DatasetSpec:
+        if self.parallel_share + self.multi_turn_share > 1.0:
+            raise ValueError(
+                f"parallel_share ({self.parallel_share}) + multi_turn_share ({self.multi_turn_share}) is above 1; "
+                "they are shares of the execution samples, lower one of them"
+            )
+        return self
+
+    def execution_kinds(self) -> dict[str, float]:
+        """Shares of the execution samples per kind (single call, parallel calls, answered clarification)."""
+        single = 1.0 - self.parallel_share - self.multi_turn_share
+        return {"single": single, "parallel": self.parallel_share, "multi_turn": self.multi_turn_share}
 
 
 class SpecError(ValueError):

@@ -68,6 +68,10 @@ def verify(gen: Generator, sample: Sample) -> str | None:
 
 
 def _execution(gen: Generator, sample: Sample) -> str | None:
+    if sample.detail == "parallel":
+        return _parallel(gen, sample)
+    if sample.detail == "multi_turn":
+        return _multi_turn(gen, sample)
     name = sample.tool
     if name is None or name not in sample.offered:
         return "target_not_offered"
@@ -83,6 +87,53 @@ def _execution(gen: Generator, sample: Sample) -> str | None:
     text, now = sample.text, sample.now
     for param, value in sample.args.items():
         if not gen.mentions(text, value, name, param, norm=norm, now=now):
+            return "execution_value_not_in_text"
+    return None
+
+
+def _parallel(gen: Generator, sample: Sample) -> str | None:
+    # Each part is a verified single-call request inside the text, its tool offered, the calls distinct.
+    calls = sample.ground_truth["tool_call"].get("calls")
+    if not isinstance(calls, list) or len(calls) < 2 or len(calls) != len(sample.parts):
+        return "ground_truth_mismatch"
+    for part, call in zip(sample.parts, calls, strict=True):
+        if part.tool not in sample.offered:
+            return "target_not_offered"
+        if call != {"name": part.tool, "parameters": part.args}:
+            return "ground_truth_mismatch"
+        reason = _execution(gen, part)
+        if reason is not None:
+            return reason
+        if part.text.rstrip() not in sample.text and part.text[:1].lower() + part.text[1:].rstrip() not in sample.text:
+            return "parallel_part_not_in_text"
+    if any(a == b for i, a in enumerate(calls) for b in calls[i + 1 :]):
+        return "parallel_calls_identical"
+    return None
+
+
+def _multi_turn(gen: Generator, sample: Sample) -> str | None:
+    # The first turn provably lacks the missing values and carries the others; the answer carries the missing.
+    if len(sample.parts) != 1 or len(sample.turns) != 2:
+        return "ground_truth_mismatch"
+    ask = sample.parts[0]
+    name = ask.tool or ""
+    if sample.turns[0] != ("user", ask.text) or sample.turns[1][0] != "assistant":
+        return "dialogue_mismatch"
+    if sample.ground_truth["tool_call"] != {"name": name, "parameters": ask.args} or sample.tool != name:
+        return "ground_truth_mismatch"
+    reason = _clarification(gen, ask)
+    if reason is not None:
+        return reason
+    if not gen.samplers[name].validate(ask.args):
+        return "execution_schema_invalid"
+    leak = gen.leaks[name].reason(sample.text)
+    if leak is not None:
+        return leak
+    now = sample.now
+    first, answer = normalize_text(ask.text), normalize_text(sample.text)
+    for param, value in ask.args.items():
+        said, norm = (sample.text, answer) if param in ask.missing else (ask.text, first)
+        if not gen.mentions(said, value, name, param, norm=norm, now=now):
             return "execution_value_not_in_text"
     return None
 

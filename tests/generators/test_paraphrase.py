@@ -274,7 +274,7 @@ def _chunk(spec, index=0):
 
 
 def test_paraphraser_keeps_only_verified_rewrites(stub):
-    spec = DatasetSpec(n=300, seed=4)
+    spec = DatasetSpec(n=300, seed=4, parallel_share=0, multi_turn_share=0)
     gen, samples = _chunk(spec)
     templates = [s.text for s in samples]
     para = make_paraphraser(_options(stub, "stub-mixed"), spec.seed)
@@ -291,7 +291,7 @@ def test_paraphraser_keeps_only_verified_rewrites(stub):
 
 
 def test_paraphraser_falls_back_when_everything_fails(stub):
-    spec = DatasetSpec(n=50, seed=4)
+    spec = DatasetSpec(n=50, seed=4, parallel_share=0, multi_turn_share=0)
     for model, error in (("stub-bad", None), ("stub-down", "http_503"), ("stub-garbage", "unparseable")):
         gen, samples = _chunk(spec)
         templates = [s.text for s in samples]
@@ -399,7 +399,7 @@ def _framed_chunk(spec):
 
 
 def test_write_mode_sends_the_call_and_verifies_what_comes_back(stub):
-    spec = DatasetSpec(n=120, seed=5, tools={"names": FRAMED_NAMES})
+    spec = DatasetSpec(n=120, seed=5, tools={"names": FRAMED_NAMES}, parallel_share=0, multi_turn_share=0)
     gen, samples = _framed_chunk(spec)
     templates = [s.text for s in samples]
     seen = len(stub.requests)
