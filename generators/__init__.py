@@ -4,4 +4,4 @@
 bytes generated for the same spec and seed.
 """
 
-GENERATOR_VERSION = "0.2.0"  # 0.2.0: stats.json gained "diversity" (and "paraphrase")
+GENERATOR_VERSION = "0.3.0"  # 0.3.0: frames and slot phrases, leak check, the date in the system message, "realism"

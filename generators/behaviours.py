@@ -1,28 +1,29 @@
 """The three behaviours: build one sample (request text, offered tools, ground truth) from a seeded rng.
 
-`Generator` is built once per process and dataset: it compiles each tool's value sampler, phrases
-and templates. `Generator.sample(behaviour, rng)` returns an unverified `Sample`; `generators.verify`
-checks it and the pipeline regenerates rejected ones.
+`Generator` is built once per process and dataset: it compiles each tool's value sampler, its request
+phrasing (`generators.phrasing`: hand-written frames and slot phrases, or composed ones) and its leak
+check. `Generator.sample(behaviour, rng)` draws the sample's "current" date-time, then returns an
+unverified `Sample`; `generators.verify` checks it and the pipeline regenerates rejected ones.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
 import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from generators import direct, refusals, templates
+from generators import dates, direct, refusals, templates
+from generators.phrasing import Slot, ToolPhrasing, has_words, names_mentioned, value_key
+from generators.realism import LeakCheck
 from generators.registry import Tool
-from generators.surface import mentions, surface, vague_phrase
-from generators.templates import TextTemplate, capitalise, join_phrases
+from generators.surface import mentions, normalize_text, surface
+from generators.templates import capitalise
 from generators.values import ToolSampler, ValuePools
 
-# Chance that a request uses one of the tool's own `x-utterances` rather than a generic template.
-UTTERANCE_SHARE = 0.5
-# Chance that a clarification blurs a missing parameter with a vague phrase instead of leaving it out.
-VAGUE_SHARE = 0.5
 # Share of refusals that are harmful (the rest are out of scope).
 HARMFUL_SHARE = 0.5
 # Share of out-of-scope refusals that are hard negatives: a request for a tool of the registry, offered only
@@ -36,9 +37,23 @@ _GENERIC_NAME_WORDS = frozenset(
     "get set list search find create update delete add remove check send book cancel calculate compare make "
     "start stop run request submit schedule share open close move copy upload download track apply".split()
 )
+# Parallel requests: the share that calls the same tool twice, and how the two requests are joined.
+SAME_TOOL_SHARE = 0.5
+PARALLEL_JOINERS = (" Also, ", " And ", " Then ", " Oh and ", " Plus, ", " After that, ", "\n\n", " Second thing: ",
+                    " While you're at it, ", " and also ")
+# Dialogues: the assistant's question about the missing values, and the user's answer around its slot phrases.
+QUESTION_FRAMES = ("Sure - what {what} should I use?", "Happy to help. Could you tell me the {what}?",
+                   "I can do that. Which {what} do you mean?", "Before I go ahead, what's the {what}?",
+                   "Got it. I just need the {what}.", "Could you give me the {what}, please?")
+ANSWER_FRAMES = ("{answer}", "{answer}, please", "oh sorry - {answer}", "right, {answer}", "{answer} thanks",
+                 "ah yes, {answer}", "Sorry! {Answer}.", "{Answer}.", "yes - {answer}", "{answer} :)")
 T = TypeVar("T")
 _PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 8))
 REFUSAL_KINDS = ("person_name", "email", "company", "address", "phone", "city")
+# The values module may take the sample's "now" (dates near it, relative forms): pass it where accepted.
+_SAMPLE_NOW = "now" in inspect.signature(ToolSampler.sample).parameters
+_SURFACE_NOW = "now" in inspect.signature(surface).parameters
+_MENTIONS_NOW = "now" in inspect.signature(mentions).parameters
 
 
 @dataclass(slots=True)
@@ -55,9 +70,14 @@ class Sample:
         tool: the target tool (None for refusals).
         args: execution: the call's arguments; clarification: candidate values of every parameter,
             including the missing ones (verification checks the text lacks them).
-        missing: clarification: the parameters left out or blurred.
-        detail: refusal: the harm category, the out-of-scope capability, or ``hard_negative``.
+        missing: clarification: the parameters left out.
+        detail: refusal: the harm category, the out-of-scope capability, or ``hard_negative``; direct: the task
+            kind.
+        now: the sample's "current" date-time, stated in the system message (relative dates resolve to it).
         absent: hard negatives: the tool the request needs, which is not offered.
+        turns: earlier messages of a dialogue, ``(role, content)`` before the final user message `text`
+            (answered clarifications: the request, the assistant's question).
+        parts: the samples a parallel request or a dialogue was built from (verification checks each).
     """
 
     behaviour: str
@@ -70,31 +90,22 @@ class Sample:
     args: dict[str, Any] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     detail: str = ""
+    now: dt.datetime | None = None
     absent: str | None = None
+    turns: tuple[tuple[str, str], ...] = ()
+    parts: tuple[Sample, ...] = ()
 
 
 class ToolText:
     """What templates need to talk about one tool, computed once."""
 
-    __slots__ = ("action", "Action", "words", "Words", "labels", "utterances", "text", "groups", "context")
+    __slots__ = ("words", "text", "groups")
 
     def __init__(self, tool: Tool):
-        self.action = templates.action_phrase(tool.description)
-        self.Action = capitalise(self.action)
         self.words = templates.name_words(tool.name)
-        self.Words = capitalise(self.words)
-        self.labels = {p: templates.name_words(p) for p in tool.properties}
-        # An utterance may only use required parameters (the registry's contract); skip any that doesn't.
-        required = set(tool.required)
-        self.utterances = tuple(
-            u for u in templates.utterance_templates(tool.name, tool.utterances) if u.variables <= required
-        )
         # Lower-cased name words + description: what out-of-scope and harm checks match against.
         self.text = f"{self.words} {tool.description}".lower()
         self.groups = refusals.tool_groups([self.text])
-        # The template variables that do not change between requests.
-        self.context = {"action": self.action, "Action": self.Action, "words": self.words, "Words": self.Words,
-                        "name": tool.name}
 
 
 class Generator:
@@ -119,6 +130,14 @@ class Generator:
         self.optional_share = optional_share
         self.samplers = {t.name: ToolSampler(t.parameters, pools, t.name) for t in self.tools}
         self.text = {t.name: ToolText(t) for t in self.tools}
+        self.leaks = {t.name: LeakCheck(t.name, t.properties, t.description) for t in self.tools}
+        self.phrasing = {
+            t.name: ToolPhrasing(t.name, t.description, t.properties, t.required, t.frames, t.slots,
+                                 safe=lambda text, check=self.leaks[t.name]: check.reason(text) is None)
+            for t in self.tools
+        }
+        # Tools phrased from composed slots and generic frames: the card recommends paraphrasing them.
+        self.without_frames = tuple(t.name for t in self.tools if not self.phrasing[t.name].handwritten)
         self.clarifiable = tuple(t for t in self.tools if t.required)
         self.same_domain: dict[str, tuple[str, ...]] = {}
         self.other_domain: dict[str, tuple[str, ...]] = {}
@@ -160,95 +179,71 @@ class Generator:
         rng.shuffle(picked)
         return tuple(picked)
 
-    def _items(self, tool: Tool, args: dict[str, Any], rng: random.Random) -> list[tuple[str, str, bool]]:
-        # (label, surface text, is_boolean) per argument, in a random order.
-        labels = self.text[tool.name].labels
-        props = tool.properties
-        currency = _currency(args)
-        items = [
-            (labels[p], surface(v, props[p], p, rng, currency=currency), isinstance(v, bool)) for p, v in args.items()
-        ]
-        rng.shuffle(items)
-        return items
-
     @staticmethod
-    def _phrases(
-        items: list[tuple[str, str, bool]], styles: tuple[tuple[str, str], ...], rng: random.Random
-    ) -> list[str]:
-        before, between = _pick(rng, styles)
-        # A boolean's surface already names the parameter ("include hourly: yes").
-        return [text if boolean else before + label + between + text for label, text, boolean in items]
+    def _say(rng: random.Random, args: dict[str, Any], now: dt.datetime | None) -> Any:
+        # How values are written in this request: the call's currency, and "now" for relative dates.
+        currency = _currency(args)
+        if now is not None and _SURFACE_NOW:
+            return lambda v, schema, name: surface(v, schema, name, rng, currency=currency, now=now)
+        return lambda v, schema, name: surface(v, schema, name, rng, currency=currency)
 
-    def _generic(self, tool: Tool, items: list[tuple[str, str, bool]], rng: random.Random) -> tuple[str, str]:
-        ctx = dict(self.text[tool.name].context)
-        ctx["context"] = _pick(rng, templates.CONTEXTS)
-        if items:
-            tpl, styles = _pick(rng, templates.WITH_ARGS_STYLED)
-            args = join_phrases(self._phrases(items, styles, rng), rng)
-            ctx["args"], ctx["Args"] = args, capitalise(args)
-        else:
-            tpl = _pick(rng, templates.NO_ARGS)
-        return templates.tidy(tpl.render(ctx)), tpl.id
-
-    def _utterance(
-        self, tool: Tool, tpl: TextTemplate, ctx: dict[str, str], extra: dict[str, Any], rng: random.Random
-    ) -> str:
-        text = tpl.render(ctx)
-        if extra:
-            tail = _pick(rng, templates.UTTERANCE_TAILS)
-            phrases = self._phrases(self._items(tool, extra, rng), templates.NOUN_STYLES, rng)
-            text += tail.render({"args": join_phrases(phrases, rng)})
-        return templates.tidy(text)
+    def _now(self, rng: random.Random, now: dt.datetime | None) -> dt.datetime:
+        return now if now is not None else dates.sample_now(rng)
 
     # --- the behaviours ------------------------------------------------------------------------
 
-    def execution(self, rng: random.Random, tool: Tool | None = None) -> Sample:
+    def execution(self, rng: random.Random, tool: Tool | None = None, now: dt.datetime | None = None) -> Sample:
         """A request that gives every required parameter; the answer is the exact call.
 
         Args:
             rng: the chunk's random generator.
             tool: the target (default: drawn uniformly from the dataset's tools).
+            now: the sample's current date-time (default: drawn).
 
         Returns:
             The unverified sample.
         """
         tool = tool or _pick(rng, self.tools)
-        args = self._arguments(tool, rng)
-        t = self.text[tool.name]
-        if t.utterances and rng.random() < UTTERANCE_SHARE:
-            tpl = _pick(rng, t.utterances)
-            props = tool.properties
-            currency = _currency(args)
-            ctx = {p: surface(args[p], props[p], p, rng, currency=currency) for p in tool.required}
-            text = self._utterance(tool, tpl, ctx, {p: v for p, v in args.items() if p not in ctx}, rng)
-            template_id = tpl.id
-        else:
-            text, template_id = self._generic(tool, self._items(tool, args, rng), rng)
+        now = self._now(rng, now)
+        args = self._arguments(tool, rng, now)
+        phrasing = self.phrasing[tool.name]
+        frames = phrasing.execution_frames(frozenset(args)) if phrasing.frames else ()
+        frame = _pick(rng, frames) if frames else None
+        text, frame_id = phrasing.render(frame, args, rng, self._say(rng, args, now))
         return Sample(
             "execution", self.offer(tool.name, rng), text,
             {"tool_call": {"name": tool.name, "parameters": args}},
-            f"execution.{template_id}", tool.domain, tool.name, args,
+            f"execution.{frame_id}", tool.domain, tool.name, args, now=now,
         )
 
-    def _arguments(self, tool: Tool, rng: random.Random) -> dict[str, Any]:
+    def _arguments(self, tool: Tool, rng: random.Random, now: dt.datetime | None = None) -> dict[str, Any]:
         sampler = self.samplers[tool.name]
         share = self.optional_share
+        draw = sampler.sample
+        if now is not None and _SAMPLE_NOW:
+            def draw(r: random.Random, mode: Any) -> dict[str, Any]:
+                return sampler.sample(r, mode, now=now)  # type: ignore[call-arg]
         if share == 0.5 or not sampler.optional:
-            return sampler.sample(rng, "some")
+            return draw(rng, "some")
         if share == 0.0:
-            return sampler.sample(rng, "none")
-        args = sampler.sample(rng, "all")
+            return draw(rng, "none")
+        args = draw(rng, "all")
         if share == 1.0:
             return args
         required = set(sampler.required)
         return {p: v for p, v in args.items() if p in required or rng.random() < share}
 
-    def clarification(self, rng: random.Random, tool: Tool | None = None) -> Sample:
-        """A request that omits or blurs at least one required parameter; the answer asks for it.
+    def clarification(self, rng: random.Random, tool: Tool | None = None, now: dt.datetime | None = None) -> Sample:
+        """A request that omits at least one required parameter; the answer asks for it.
+
+        With hand-written frames, a frame lacking some required parameters is drawn and those are the
+        missing ones (no add-on mentions them); otherwise one or two required parameters are left out of
+        a generic request.
 
         Args:
             rng: the chunk's random generator.
             tool: the target (default: drawn from the tools with a required parameter).
+            now: the sample's current date-time (default: drawn).
 
         Returns:
             The unverified sample; `args` holds candidate values for the missing parameters too.
@@ -259,48 +254,38 @@ class Generator:
         if tool is not None and not tool.required:
             raise ValueError(f"{tool.name} has no required parameter to leave out")
         tool = tool or _pick(rng, self.clarifiable)
-        args = self._arguments(tool, rng)
+        now = self._now(rng, now)
+        args = self._arguments(tool, rng, now)
         required = tool.required
-        n_missing = 2 if len(required) > 1 and rng.random() < 0.25 else 1
-        chosen = set(_draw(required, n_missing, rng.random))
-        missing = tuple(p for p in required if p in chosen)
-        props = tool.properties
-        vague: dict[str, str] = {}
-        for p in missing:
-            if rng.random() < VAGUE_SHARE:
-                phrase = vague_phrase(p, props[p], rng)
-                if phrase is not None:
-                    vague[p] = phrase
-        given = {p: v for p, v in args.items() if p not in chosen}
-        t = self.text[tool.name]
-        usable = [u for u in t.utterances if all(p in vague for p in missing if p in u.variables)]
-        if usable and rng.random() < UTTERANCE_SHARE:
-            tpl = _pick(rng, usable)
-            currency = _currency(given)
-            ctx = {p: vague[p] if p in chosen else surface(args[p], props[p], p, rng, currency=currency)
-                   for p in required}
-            text = self._utterance(tool, tpl, ctx, {p: v for p, v in given.items() if p not in ctx}, rng)
-            template_id = tpl.id
+        phrasing = self.phrasing[tool.name]
+        frames = phrasing.clarification_frames(frozenset(args)) if phrasing.frames else ()
+        frame = None
+        if frames:
+            frame = _pick(rng, frames)
+            chosen = set(required) - frame.params
         else:
-            items = self._items(tool, given, rng)
-            for p, phrase in vague.items():
-                items.insert(int(rng.random() * (len(items) + 1)), (t.labels[p], phrase, False))
-            text, template_id = self._generic(tool, items, rng)
+            n_missing = 2 if len(required) > 1 and rng.random() < 0.25 else 1
+            chosen = set(_draw(required, n_missing, rng.random))
+        missing = tuple(p for p in required if p in chosen)
+        given = {p: v for p, v in args.items() if p not in chosen}
+        text, frame_id = phrasing.render(frame, given, rng, self._say(rng, given, now))
         return Sample(
             "clarification", self.offer(tool.name, rng), text,
             {"clarification": {"tool": tool.name, "missing": list(missing)}},
-            f"clarification.{template_id}", tool.domain, tool.name, args, missing,
+            f"clarification.{frame_id}", tool.domain, tool.name, args, missing, now=now,
         )
 
-    def refusal(self, rng: random.Random) -> Sample:
+    def refusal(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
         """A harmful request, or one that no offered tool can do; the answer declines.
 
         Args:
             rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
 
         Returns:
             The unverified sample; `detail` names the harm category, the capability, or ``hard_negative``.
         """
+        now = self._now(rng, now)
         anchor = _pick(rng, self.tools)
         values = {k: _pick(rng, pool) for k, pool in self.refusal_values.items()}
         values["person"] = values["person_name"]
@@ -315,9 +300,10 @@ class Generator:
             truth: dict[str, Any] = {"reason": "harmful"}
             if category == "self_harm":
                 truth["category"] = "self_harm"  # the correct answer is a supportive reply pointing to help
-            return Sample("refusal", offered, text, {"refusal": truth}, template_id, anchor.domain, detail=category)
+            return Sample("refusal", offered, text, {"refusal": truth}, template_id, anchor.domain, detail=category,
+                          now=now)
         if self.hard_negative_targets and rng.random() < HARD_NEGATIVE_SHARE:
-            return self._hard_negative(rng)
+            return self._hard_negative(rng, now)
         offered = self.offer(anchor.name, rng)
         tool_texts = [self.text[n].text for n in offered]
         caps = [c for c in refusals.CAPABILITIES if not refusals.capability_covered(c, tool_texts)]
@@ -325,38 +311,104 @@ class Generator:
         text, template_id = self.refusal_bank.out_of_scope(cap.name, values, rng)
         return Sample(
             "refusal", offered, text, {"refusal": {"reason": "out_of_scope"}}, template_id, anchor.domain,
-            detail=cap.name,
+            detail=cap.name, now=now,
         )
 
-    def _hard_negative(self, rng: random.Random) -> Sample:
+    def _hard_negative(self, rng: random.Random, now: dt.datetime) -> Sample:
         # An ordinary request for a registry tool, offered only neighbours that cannot do it.
         target = _pick(rng, self.hard_negative_targets)
-        request = self.execution(rng, target)
+        request = self.execution(rng, target, now=now)
         neighbours = self.unrelated_neighbours[target.name]
         k = max(1, min(len(neighbours), self.dmin + int(rng.random() * (self.dmax - self.dmin + 1))))
         offered = tuple(_draw(neighbours, k, rng.random))
         return Sample(
             "refusal", offered, request.text, {"refusal": {"reason": "out_of_scope"}},
             f"refusal.out_of_scope.hard_negative.{request.template_id}", target.domain, detail="hard_negative",
-            absent=target.name,
+            now=now, absent=target.name,
         )
 
-    def direct(self, rng: random.Random) -> Sample:
+    def direct(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
         """A request that needs no tool (small talk, knowledge, rewriting, arithmetic, writing); answer it.
 
         Args:
             rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
 
         Returns:
             The unverified sample; `detail` names the task kind.
         """
+        now = self._now(rng, now)
         anchor = _pick(rng, self.tools)
         offered = self.offer(anchor.name, rng)
         tool_texts = [self.text[n].text for n in offered]
         kinds = [k for k in direct.KINDS if not direct.covered(k, tool_texts)]
         kind = _pick(rng, kinds).name  # small talk is never covered, so the list is never empty
         text, template_id = self.direct_bank.request(kind, rng)
-        return Sample("direct", offered, text, {"direct": {}}, template_id, anchor.domain, detail=kind)
+        return Sample("direct", offered, text, {"direct": {}}, template_id, anchor.domain, detail=kind, now=now)
+
+    def parallel(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
+        """One request asking for two independent calls: the same tool twice, or two different tools.
+
+        Args:
+            rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
+
+        Returns:
+            The unverified sample; the ground truth lists both calls (order-free) in ``calls``.
+        """
+        now = self._now(rng, now)
+        first = _pick(rng, self.tools)
+        if first.properties and rng.random() < SAME_TOOL_SHARE:
+            second = first
+        else:
+            others = self.same_domain[first.name] if rng.random() < 0.5 else ()
+            second = self.by_name[_pick(rng, others)] if others else _pick(rng, self.tools)
+        a, b = self.execution(rng, first, now), self.execution(rng, second, now)
+        joiner = _pick(rng, PARALLEL_JOINERS)
+        text = a.text.rstrip() + joiner + (b.text[:1].lower() + b.text[1:] if joiner[-1] == " " else b.text)
+        offered = list(a.offered)
+        if second.name not in offered:
+            # the second tool takes a distractor's place (or joins when the first request offered none)
+            spots = [i for i, n in enumerate(offered) if n != first.name]
+            if spots:
+                offered[spots[int(rng.random() * len(spots))]] = second.name
+            else:
+                offered.insert(int(rng.random() * 2), second.name)
+        calls = [{"name": first.name, "parameters": a.args}, {"name": second.name, "parameters": b.args}]
+        kind = "same" if first is second else "different"
+        return Sample(
+            "execution", tuple(offered), text,
+            {"tool_call": {"name": first.name, "parameters": a.args, "calls": calls}},
+            f"execution.parallel.{kind}.{a.template_id}+{b.template_id}", first.domain, first.name, a.args,
+            detail="parallel", now=now, parts=(a, b),
+        )
+
+    def multi_turn(self, rng: random.Random, now: dt.datetime | None = None) -> Sample:
+        """A dialogue: the request lacks a required value, the assistant asks, the user answers; then the call.
+
+        Args:
+            rng: the chunk's random generator.
+            now: the sample's current date-time (default: drawn).
+
+        Returns:
+            The unverified sample: `turns` holds the request and the question, `text` the answer.
+        """
+        now = self._now(rng, now)
+        if not self.clarifiable:  # no tool can miss a value: an ordinary execution keeps the counts exact
+            return self.execution(rng, now=now)
+        ask = self.clarification(rng, now=now)
+        tool = self.by_name[ask.tool or ""]
+        slots = self.phrasing[tool.name].slots
+        say = self._say(rng, ask.args, now)
+        phrases = [slots[p].render(ask.args[p], rng, say) for p in ask.missing]
+        body = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+        answer = _pick(rng, ANSWER_FRAMES).replace("{answer}", body).replace("{Answer}", capitalise(body))
+        question = clarifying_question(ask.missing, rng)
+        return Sample(
+            "execution", ask.offered, answer, {"tool_call": {"name": tool.name, "parameters": ask.args}},
+            f"execution.multi_turn.{ask.template_id}", tool.domain, tool.name, ask.args, ask.missing,
+            detail="multi_turn", now=now, turns=(("user", ask.text), ("assistant", question)), parts=(ask,),
+        )
 
     def sample(self, behaviour: str, rng: random.Random) -> Sample:
         """Build one unverified sample of `behaviour`.
@@ -368,19 +420,90 @@ class Generator:
         Returns:
             The sample.
         """
+        now = dates.sample_now(rng)
         if behaviour == "execution":
-            return self.execution(rng)
+            return self.execution(rng, now=now)
         if behaviour == "clarification":
-            return self.clarification(rng)
+            return self.clarification(rng, now=now)
         if behaviour == "refusal":
-            return self.refusal(rng)
+            return self.refusal(rng, now=now)
         if behaviour == "direct":
-            return self.direct(rng)
+            return self.direct(rng, now=now)
+        if behaviour == "execution/parallel":
+            return self.parallel(rng, now=now)
+        if behaviour == "execution/multi_turn":
+            return self.multi_turn(rng, now=now)
         raise ValueError(f"unknown behaviour {behaviour!r}")
 
-    def mentions(self, text: str, value: Any, tool: str, param: str) -> bool:
-        """Whether `text` carries `value` of `tool`'s parameter `param` (see `generators.surface.mentions`)."""
-        return mentions(text, value, self.by_name[tool].properties[param], name=param)
+    def mentions(
+        self, text: str, value: Any, tool: str, param: str, *, norm: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Whether `text` carries `value` of `tool`'s parameter `param`.
+
+        A parameter whose slot names its values (enums, booleans) is mentioned by one of the value's
+        names, with no name of another value beside it; any other by `generators.surface.mentions`.
+        """
+        if norm is None:
+            norm = normalize_text(text)
+        return _slot_mentioned(text, norm, value, self.phrasing[tool].slots[param], now)
+
+    def any_value_named(self, norm: str, tool: str, param: str) -> bool:
+        """Whether the text names any value of a parameter whose slot names its values (clarification check)."""
+        names = self.phrasing[tool].value_names.get(param)
+        return names is not None and any(names_mentioned(norm, ns) for ns in names.values())
+
+
+def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.datetime | None) -> bool:
+    if slot.values is not None:
+        return _named_value_mentioned(norm, value, slot.value_names)
+    if slot.fields is None and slot.composed_fields and type(value) is dict:
+        composed = slot.composed_fields
+        return all(_slot_mentioned(text, norm, v, composed[k], now) if k in composed else mentions(text, v, norm=norm)
+                   for k, v in value.items())
+    if slot.fields is not None and type(value) is dict:
+        fields = slot.fields
+        return all(_slot_mentioned(text, norm, v, fields[k], now) if k in fields else mentions(text, v, norm=norm)
+                   for k, v in value.items())
+    if now is not None and _MENTIONS_NOW:
+        return mentions(text, value, slot.schema, name=slot.name, norm=norm, now=now)  # type: ignore[call-arg]
+    return mentions(text, value, slot.schema, name=slot.name, norm=norm)
+
+
+def _named_value_mentioned(
+    norm: str, value: Any, names: dict[str, tuple[str, ...]], listed: frozenset[str] = frozenset()
+) -> bool:
+    if type(value) is list:
+        # the other items of the same list are named beside each item by design, not as rivals
+        keys = frozenset(value_key(v) for v in value)
+        return all(_named_value_mentioned(norm, v, names, keys) for v in value)
+    key = value_key(value)
+    own = names.get(key)
+    if own is None:
+        return False
+    found = [n for n in own if n in norm and has_words(norm, n)]
+    if not found:
+        return False
+    # Another value's name beside it makes the request ambiguous ("by car ... or by bike"), unless that
+    # name is part of the one found ("open" inside "open at the moment").
+    for other_key, others in names.items():
+        if other_key != key and other_key not in listed:
+            for o in others:
+                if o in norm and has_words(norm, o) and not any(o in f for f in found):
+                    return False
+    return True
+
+
+def clarifying_question(missing: Sequence[str], rng: random.Random) -> str:
+    """The assistant's question for missing parameters, as the dialogue's earlier turn.
+
+    >>> clarifying_question(["party_size", "time"], random.Random(0)) in [
+    ...     f.replace("{what}", "party size and time") for f in QUESTION_FRAMES]
+    True
+    """
+    things = [templates.name_words(p) for p in missing]
+    what = things[0] if len(things) == 1 else ", ".join(things[:-1]) + " and " + things[-1]
+    return _pick(rng, QUESTION_FRAMES).replace("{what}", what)
 
 
 def unrelated_overlap(a: str, b: str) -> bool:

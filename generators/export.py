@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from generators.behaviours import Sample
+from generators.dates import today_line
 from generators.render import ToolRenderer
 
 JSON_TYPE = pa.json_(pa.string())
@@ -56,8 +57,14 @@ PARQUET_SCHEMA = pa.schema(
 )
 
 
+def today_of(sample: Sample) -> str | None:
+    """The system message's current-date line for a sample (None when it has no `now`)."""
+    return None if sample.now is None else today_line(sample.now)
+
+
 def record(
-    sample: Sample, sample_id: str, split: str, renderer: ToolRenderer, paraphrased: bool = False
+    sample: Sample, sample_id: str, split: str, renderer: ToolRenderer, paraphrased: bool = False,
+    today: str | None = None,
 ) -> dict[str, Any]:
     """The JSON Lines record of a sample (tools embedded as pre-serialised orjson fragments).
 
@@ -67,13 +74,15 @@ def record(
         split: the tool split the dataset draws from.
         renderer: renders the system message and holds each tool's serialised JSON.
         paraphrased: whether the user message is an LLM paraphrase of the template text.
+        today: the sample's current-date line, when the caller has it (default: from ``sample.now``).
 
     Returns:
         The record, ready for `orjson.dumps`.
     """
     return {
         "prompt": [
-            {"role": "system", "content": renderer.system_fragment(sample.offered)},
+            {"role": "system", "content": renderer.system_fragment(sample.offered, today or today_of(sample))},
+            *({"role": role, "content": content} for role, content in sample.turns),
             {"role": "user", "content": sample.text},
         ],
         "tools": [renderer.fragments[n] for n in sample.offered],
@@ -95,12 +104,15 @@ class Columns:
 
     def __init__(
         self, samples: list[Sample], sample_ids: list[str], renderer: ToolRenderer,
-        paraphrased: list[bool] | None = None,
+        paraphrased: list[bool] | None = None, todays: list[str | None] | None = None,
     ) -> None:
         tool_json = renderer.json_utf8
         self.paraphrased = paraphrased
-        self.system = [renderer.system_utf8(s.offered) for s in samples]
+        if todays is None:
+            todays = [today_of(s) for s in samples]
+        self.system = [renderer.system_utf8(s.offered, t) for s, t in zip(samples, todays, strict=True)]
         self.user = [s.text.encode() for s in samples]
+        self.turns = [s.turns for s in samples]
         self.tools = [tool_json[n] for s in samples for n in s.offered]
         self.tool_offsets = list(accumulate([len(s.offered) for s in samples], initial=0))
         self.behavior = [s.behaviour for s in samples]
@@ -121,13 +133,25 @@ class Columns:
             The record batch.
         """
         n = len(self.user)
-        contents: list[bytes] = [b""] * (2 * n)
-        contents[0::2] = self.system
-        contents[1::2] = self.user
-        messages = pa.StructArray.from_arrays(
-            [_strings(["system", "user"] * n), _utf8(contents)], fields=list(MESSAGE)
-        )
-        prompt = pa.ListArray.from_arrays(_int32(range(0, 2 * n + 1, 2)), messages)
+        if not any(self.turns):  # the common case: [system, user] per sample, built in bulk
+            contents: list[bytes] = [b""] * (2 * n)
+            contents[0::2] = self.system
+            contents[1::2] = self.user
+            roles = ["system", "user"] * n
+            offsets: Iterable[int] = range(0, 2 * n + 1, 2)
+        else:  # dialogues carry earlier turns between the system message and the last user message
+            contents, roles = [], []
+            for system, turns, user in zip(self.system, self.turns, self.user, strict=True):
+                contents.append(system)
+                roles.append("system")
+                for role, content in turns:
+                    contents.append(content.encode())
+                    roles.append(role)
+                contents.append(user)
+                roles.append("user")
+            offsets = accumulate([2 + len(t) for t in self.turns], initial=0)
+        messages = pa.StructArray.from_arrays([_strings(roles), _utf8(contents)], fields=list(MESSAGE))
+        prompt = pa.ListArray.from_arrays(_int32(offsets), messages)
         tool_values = pa.ExtensionArray.from_storage(JSON_TYPE, _utf8(self.tools))
         tools = pa.ListArray.from_arrays(_int32(self.tool_offsets), tool_values)
         gt = pa.ExtensionArray.from_storage(JSON_TYPE, _utf8(self.ground_truth))
@@ -296,6 +320,7 @@ class Stats:
     rejections: Counter[str] = field(default_factory=Counter)
     refusals: Counter[tuple[str, str]] = field(default_factory=Counter)  # (reason, category/capability)
     direct: Counter[str] = field(default_factory=Counter)  # task kind of requests that need no tool
+    execution_kinds: Counter[str] = field(default_factory=Counter)  # single, parallel, multi_turn
     templates: Counter[str] = field(default_factory=Counter)  # template id without its index
     n_tools: Counter[int] = field(default_factory=Counter)
 
@@ -309,13 +334,14 @@ class Stats:
             (s.ground_truth["refusal"]["reason"], s.detail) for s in samples if s.behaviour == "refusal"
         )
         self.direct.update(s.detail for s in samples if s.behaviour == "direct")
+        self.execution_kinds.update(s.detail or "single" for s in samples if s.behaviour == "execution")
         self.templates.update(t[: t.rfind(".")] for t in map(attrgetter("template_id"), samples))
         self.n_tools.update(len(s.offered) for s in samples)
 
     def merge(self, other: Stats) -> None:
         """Add another chunk's counts."""
-        for name in ("behaviours", "targets", "offered", "domains", "rejections", "refusals", "direct", "templates",
-                     "n_tools"):
+        for name in ("behaviours", "targets", "offered", "domains", "rejections", "refusals", "direct",
+                     "execution_kinds", "templates", "n_tools"):
             getattr(self, name).update(getattr(other, name))
 
     def as_dict(self, n: int, distinct_prompts: int) -> dict[str, Any]:
@@ -347,6 +373,7 @@ class Stats:
             "rejected_total": sum(self.rejections.values()),
             "refusals": nest(self.refusals),
             "direct": dict(sorted(self.direct.items())),
+            "execution_kinds": dict(sorted(self.execution_kinds.items())),
             "template_families": dict(sorted(self.templates.items())),
             "tools_per_prompt": {str(k): v for k, v in sorted(self.n_tools.items())},
             "distinct_prompts": distinct_prompts,
@@ -402,11 +429,28 @@ def _provenance(stats: dict[str, Any]) -> str:
     para = stats.get("paraphrase")
     if not para:
         return "Generated from templates (no paraphrasing) and verified sample by sample."
+    how = ("written by the model from the sampled call (mode `write`; refusals paraphrased)"
+           if para.get("mode") == "write" else "replaced by a paraphrase")
     return (
         f"Generated from templates and verified sample by sample; {para['paraphrased']} of {para['eligible']} "
-        f"requests sent to `{para['model']}` ({para['backend']}) were replaced by a paraphrase that passed "
+        f"requests sent to `{para['model']}` ({para['backend']}) were {how} that passed "
         f"verification ({para['acceptance_rate']:.1%}); the others kept their template text."
     )
+
+
+def _realism_section(fig: dict[str, Any] | None) -> str:
+    if not fig:
+        return ""
+    from generators.realism import report
+
+    text = ("## How the requests read\n\nMeasured on the first requests of the dataset (values masked for "
+            "diversity); requests that leak are rejected and rebuilt, see below.\n\n"
+            + _table(("figure", "value"), report(fig)) + "\n\n")
+    missing = fig.get("tools_without_frames") or []
+    if missing:
+        text += f"**Warning**: {len(missing)} tool(s) without hand-written frames: " + ", ".join(
+            f"`{n}`" for n in missing) + f". {fig.get('warning', '')}\n\n"
+    return text
 
 
 def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict[str, str]) -> str:
@@ -431,6 +475,7 @@ def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict
         for d, c in stats["per_domain"].items()
     ]
     rejection_rows = list(stats["rejections"].items()) or [("(none)", 0)]
+    realism_section = _realism_section(stats.get("realism"))
     example_lines = "\n".join(f"- **{b}**: {text!r}" for b, text in sorted(examples.items()))
     return f"""# {spec["name"]}
 
@@ -452,7 +497,7 @@ directly when no tool is needed).
 
 {_table(("domain", "samples", "execution", "clarification", "refusal", "direct"), domain_rows)}
 
-## Rejected and regenerated during verification
+{realism_section}## Rejected and regenerated during verification
 
 {_table(("reason", "count"), rejection_rows)}
 

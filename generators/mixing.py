@@ -40,10 +40,48 @@ def behaviour_counts(n: int, ratios: Mapping[str, float]) -> dict[str, int]:
     {'execution': 5, 'clarification': 2, 'refusal': 1, 'direct': 2}
     """
     names = [b for b in BEHAVIOURS if b not in OPT_IN or ratios.get(b, 0.0) > 0]
-    shares = [_exact(ratios.get(b, 0.0)) for b in names]
-    total = sum(shares)
-    if total <= 0:
+    if sum(_exact(ratios.get(b, 0.0)) for b in names) <= 0:
         raise ValueError("ratios must have a positive sum")
+    return _largest_remainder(n, names, {b: ratios.get(b, 0.0) for b in names})
+
+
+# Execution samples come in kinds: one call, several calls in one request, or a dialogue that answers the
+# assistant's question. Plans count them apart ("execution/parallel") so every chunk holds exact shares.
+EXECUTION_KINDS = ("single", "parallel", "multi_turn")
+
+
+def split_execution(totals: Mapping[str, int], shares: Mapping[str, float]) -> dict[str, int]:
+    """Split the execution count into kinds by largest remainder; other behaviours pass through.
+
+    Args:
+        totals: exact counts per behaviour (from `behaviour_counts`).
+        shares: share per execution kind (``single``, ``parallel``, ``multi_turn``).
+
+    Returns:
+        The counts with ``execution`` holding single-call samples and ``execution/<kind>`` the others
+        (a kind with no samples is left out).
+
+    >>> split_execution({"execution": 10, "refusal": 2}, {"single": 0.8, "parallel": 0.1, "multi_turn": 0.1})
+    {'execution': 8, 'execution/parallel': 1, 'execution/multi_turn': 1, 'refusal': 2}
+    """
+    out: dict[str, int] = {}
+    for name, count in totals.items():
+        if name != "execution":
+            out[name] = count
+            continue
+        names = [k for k in EXECUTION_KINDS if shares.get(k, 0.0) > 0] or ["single"]
+        kinds = _largest_remainder(count, names, {k: shares.get(k, 0.0) for k in names})
+        for kind, c in kinds.items():
+            if kind == "single":
+                out["execution"] = c
+            elif c:
+                out[f"execution/{kind}"] = c
+    return out
+
+
+def _largest_remainder(n: int, names: list[str], ratios: Mapping[str, float]) -> dict[str, int]:
+    shares = [_exact(ratios[b]) for b in names]
+    total = sum(shares)
     quotas = [n * s / total for s in shares]
     counts = [q.numerator // q.denominator for q in quotas]
     left = n - sum(counts)
@@ -51,6 +89,15 @@ def behaviour_counts(n: int, ratios: Mapping[str, float]) -> dict[str, int]:
     for i in order[:left]:
         counts[i] += 1
     return dict(zip(names, counts, strict=True))
+
+
+def behaviour_of(key: str) -> str:
+    """The behaviour of a plan key: ``execution/parallel`` -> ``execution``.
+
+    >>> behaviour_of("execution/multi_turn"), behaviour_of("refusal")
+    ('execution', 'refusal')
+    """
+    return key.split("/", 1)[0]
 
 
 def chunk_counts(totals: Mapping[str, int], chunk_size: int) -> list[dict[str, int]]:

@@ -16,6 +16,11 @@ request's sampling seed is derived from the paraphrase seed and its text, so a c
 deterministic server gives the same replies too). Failed requests are not cached.
 
 ``backend: none`` builds no paraphraser at all: template-only datasets are unchanged, byte for byte.
+
+``mode: write`` (APIGen's approach) sends, instead of the template text, a brief of the sampled call
+(`write_brief`: the date, what the tool does, each given value with what it is, and what the user
+leaves out) for execution and clarification samples; the model writes the request itself. Its variants
+go through the same verification, and the template text is kept when none passes.
 """
 
 from __future__ import annotations
@@ -79,13 +84,61 @@ def variants_schema(n: int) -> dict[str, Any]:
     }
 
 
-def instruction(options: ParaphraseOptions) -> str:
-    """The system message: the spec's prompt with ``{n}`` replaced by the number of variants.
+WRITE_BEHAVIOURS = frozenset(("execution", "clarification"))
+
+
+def instruction(options: ParaphraseOptions, write: bool = False) -> str:
+    """The system message: the spec's prompt (`write_prompt` for a brief) with ``{n}`` replaced.
 
     >>> instruction(ParaphraseOptions(prompt="Write {n} versions.", n=2))
     'Write 2 versions.'
     """
-    return options.prompt.replace("{n}", str(options.n))
+    return (options.write_prompt if write else options.prompt).replace("{n}", str(options.n))
+
+
+def write_brief(gen: Generator, sample: Sample) -> str:
+    """What the model sees in mode ``write``: the sampled call, not a template (compact JSON, stable bytes).
+
+    Args:
+        gen: the generator that built the sample (tools and their phrasing).
+        sample: an execution or clarification sample.
+
+    Returns:
+        ``{"today", "task", "give": [{"what", "value", "means"?}], "forget": [what]}`` as JSON text; `what`
+        is the parameter's description (its name would invite a label leak), `means` how a person names an
+        enum or boolean value.
+    """
+    from generators.dates import today_line
+
+    assert sample.tool is not None
+    tool = gen.by_name[sample.tool]
+    props = tool.properties
+    slots = gen.phrasing[sample.tool].slots
+    missing = set(sample.missing)
+
+    def what(param: str) -> str:
+        desc = props[param].get("description") if isinstance(props[param], dict) else None
+        return str(desc) if desc else param.replace("_", " ")
+
+    give = []
+    for param, value in sample.args.items():
+        if param in missing:
+            continue
+        item: dict[str, Any] = {"what": what(param), "value": value}
+        slot = slots[param]
+        if slot.values is not None:
+            from generators.phrasing import value_key
+
+            keys = [value_key(v) for v in value] if type(value) is list else [value_key(value)]
+            item["means"] = " and ".join(slot.values[k][0] for k in keys if k in slot.values)
+        give.append(item)
+    brief = {
+        "today": today_line(sample.now) if sample.now is not None else None,
+        "task": tool.description,
+        "give": give,
+        "forget": [what(p) for p in sample.missing],
+    }
+    return orjson.dumps(brief).decode()
 
 
 def request_seed(seed: int, text: str) -> int:
@@ -98,19 +151,20 @@ def request_seed(seed: int, text: str) -> int:
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
-def build_prompt(options: ParaphraseOptions, text: str, seed: int) -> Prompt:
-    """The backend request for one template text.
+def build_prompt(options: ParaphraseOptions, text: str, seed: int, write: bool = False) -> Prompt:
+    """The backend request for one template text (or, with `write`, one call brief).
 
     Args:
         options: the spec's paraphrase options.
-        text: the template text.
+        text: the template text, or the brief.
         seed: the paraphrase seed.
+        write: `text` is a `write_brief`: the system message is the write prompt.
 
     Returns:
         The prompt: system instruction, the text as the user message, its seed and (when structured
         output is on) the variants schema.
     """
-    messages = ({"role": "system", "content": instruction(options)}, {"role": "user", "content": text})
+    messages = ({"role": "system", "content": instruction(options, write)}, {"role": "user", "content": text})
     schema = variants_schema(options.n) if options.structured_output else None
     return Prompt(messages, request_seed(seed, text), schema)
 
@@ -166,18 +220,19 @@ def _complete_strings(body: str) -> list[str]:
     return out
 
 
-def cache_key(options: ParaphraseOptions, text: str, seed: int) -> str:
+def cache_key(options: ParaphraseOptions, text: str, seed: int, write: bool = False) -> str:
     """The cache key of a request: everything that decides the reply.
 
     Args:
         options: the paraphrase options (model, prompt, sampling settings, n, structured output).
-        text: the template text.
+        text: the template text (or the brief).
         seed: the paraphrase seed.
+        write: `text` is a brief (the write prompt is the instruction).
 
     Returns:
         A hex sha256.
     """
-    parts = [CACHE_VERSION, text, options.model, instruction(options), options.temperature, options.top_p,
+    parts = [CACHE_VERSION, text, options.model, instruction(options, write), options.temperature, options.top_p,
              options.max_tokens, options.n, options.structured_output, seed]
     return hashlib.sha256(orjson.dumps(parts)).hexdigest()
 
@@ -272,6 +327,7 @@ class ParaphraseStats:
         eligible, paraphrased = sum(self.eligible.values()), sum(self.paraphrased.values())
         return {
             "backend": options.backend,
+            "mode": options.mode,
             "model": options.model,
             "eligible": eligible,
             "paraphrased": paraphrased,
@@ -314,13 +370,15 @@ class Paraphraser:
         self.completion_tokens = 0
         self._started = time.perf_counter()
 
-    def _replies(self, texts: list[str]) -> dict[str, Reply]:
-        keys = {t: cache_key(self.options, t, self.seed) for t in texts}
+    def _replies(self, texts: list[tuple[str, bool]]) -> dict[tuple[str, bool], Reply]:
+        # texts: (template text or brief, is a brief)
+        keys = {t: cache_key(self.options, t[0], self.seed, t[1]) for t in texts}
         cached = self.cache.get_many(list(keys.values())) if self.cache is not None else {}
         replies = {t: cached[k] for t, k in keys.items() if k in cached}
         self.cache_hits += len(replies)
         todo = [t for t in texts if t not in replies]
-        fresh = self.backend.complete([build_prompt(self.options, t, self.seed) for t in todo]) if todo else []
+        fresh = self.backend.complete([build_prompt(self.options, t[0], self.seed, t[1]) for t in todo]) if todo \
+            else []
         for text, reply in zip(todo, fresh, strict=True):
             replies[text] = reply
             self.prompt_tokens += reply.prompt_tokens
@@ -343,13 +401,18 @@ class Paraphraser:
         opts, stats = self.options, ParaphraseStats()
         rng = random.Random(f"toolforge/paraphrase/{self.seed}/{index}")
         wanted = set(opts.behaviours)
-        eligible = [i for i, s in enumerate(samples) if s.behaviour in wanted and rng.random() < opts.share]
-        replies = self._replies(list(dict.fromkeys(samples[i].text for i in eligible)))
+        # Dialogues and parallel requests keep their template text: their values are spread over turns/parts.
+        eligible = [i for i, s in enumerate(samples)
+                    if s.behaviour in wanted and not s.parts and rng.random() < opts.share]
+        write = opts.mode == "write"
+        asks = {i: (write_brief(gen, samples[i]), True) if write and samples[i].behaviour in WRITE_BEHAVIOURS
+                else (samples[i].text, False) for i in eligible}
+        replies = self._replies(list(dict.fromkeys(asks.values())))
         flags = [False] * len(samples)
         for i in eligible:
             sample = samples[i]
             stats.eligible[sample.behaviour] += 1
-            reply = replies[sample.text]
+            reply = replies[asks[i]]
             variants = parse_variants(reply.text, opts.n) if reply.error is None else None
             if variants is None:
                 stats.request_errors[reply.error or "unparseable"] += 1

@@ -31,9 +31,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from generators import GENERATOR_VERSION, diversity, export
+from generators import GENERATOR_VERSION, diversity, export, realism
 from generators.behaviours import Generator, Sample
-from generators.mixing import behaviour_counts, behaviour_sequence, chunk_counts
+from generators.mixing import behaviour_counts, behaviour_sequence, chunk_counts, split_execution
 from generators.paraphrase import Paraphraser, make_paraphraser
 from generators.registry import Registry, Tool
 from generators.render import ToolRenderer
@@ -64,6 +64,7 @@ class ChunkResult:
     hashes: bytes  # 8-byte blake2b of each user message, for the distinct-prompt count
     examples: dict[str, str] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)  # user messages, for diversity figures (first chunks only)
+    targets: list[str | None] = field(default_factory=list)  # each text's target tool (None for refusals)
     template_texts: list[str] | None = None  # their template texts, when paraphrasing
 
 
@@ -126,21 +127,22 @@ class ChunkBuilder:
         prefix = f"{spec.name}-{spec.split}-{spec.seed}-"
         ids = [f"{prefix}{base + i:08d}" for i in range(len(samples))]
         dumps, opt, record, split = orjson.dumps, orjson.OPT_APPEND_NEWLINE, export.record, spec.split
+        todays = [export.today_of(s) for s in samples]
         if flags is None:
-            jsonl = b"".join(
-                [dumps(record(s, i, split, renderer), option=opt) for s, i in zip(samples, ids, strict=True)]
-            )
+            jsonl = b"".join([dumps(record(s, i, split, renderer, today=t), option=opt)
+                              for s, i, t in zip(samples, ids, todays, strict=True)])
         else:
-            jsonl = b"".join([dumps(record(s, i, split, renderer, paraphrased=f), option=opt)
-                              for s, i, f in zip(samples, ids, flags, strict=True)])
+            jsonl = b"".join([dumps(record(s, i, split, renderer, paraphrased=f, today=t), option=opt)
+                              for s, i, f, t in zip(samples, ids, flags, todays, strict=True)])
         stats.add(samples)
         hashes = b"".join([blake2b(s.text.encode(), digest_size=8).digest() for s in samples])
         examples: dict[str, str] = {}
         for s in samples:
             examples.setdefault(s.behaviour, s.text)
-        batch = export.Columns(samples, ids, renderer, paraphrased=flags).batch(split)
+        batch = export.Columns(samples, ids, renderer, paraphrased=flags, todays=todays).batch(split)
         texts = [s.text for s in samples] if want_texts else []
-        return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, template_texts)
+        targets = [s.tool for s in samples] if want_texts else []
+        return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, targets, template_texts)
 
 
 _JOB: tuple[Sequence[Tool], str] | None = None
@@ -199,7 +201,8 @@ def plan_chunks(spec: DatasetSpec) -> list[dict[str, int]]:
     Returns:
         One ``{behaviour: count}`` per chunk of `CHUNK_SIZE` samples.
     """
-    return chunk_counts(behaviour_counts(spec.n, spec.ratios.as_dict()), CHUNK_SIZE)
+    totals = behaviour_counts(spec.n, spec.ratios.as_dict())
+    return chunk_counts(split_execution(totals, spec.execution_kinds()), CHUNK_SIZE)
 
 
 def generate_dataset(
@@ -238,7 +241,7 @@ def generate_dataset(
     """
     tools = select_tools(registry, spec)
     totals = behaviour_counts(spec.n, spec.ratios.as_dict())
-    plan = chunk_counts(totals, CHUNK_SIZE)
+    plan = chunk_counts(split_execution(totals, spec.execution_kinds()), CHUNK_SIZE)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = {name: out_dir / f".{name}.partial" for name in (*FILES, "manifest.json")}
@@ -246,6 +249,7 @@ def generate_dataset(
     hash_arrays: list[pa.Array] = []
     examples: dict[str, str] = {}
     texts: list[str] = []
+    targets: list[str | None] = []
     template_texts: list[str] = []
     done = 0
     paraphraser = make_paraphraser(spec.paraphrase, spec.seed, paraphrase_cache)
@@ -259,6 +263,7 @@ def generate_dataset(
         for result in _results(tools, spec, plan, max(1, min(workers, len(plan))), paraphraser):
             writer.put(result.jsonl, result.batch)
             stats.merge(result.stats)
+            targets.extend(result.targets[: diversity.SAMPLE_SIZE - len(targets)])
             texts.extend(result.texts[: diversity.SAMPLE_SIZE - len(texts)])
             if result.template_texts is not None:
                 template_texts.extend(result.template_texts[: diversity.SAMPLE_SIZE - len(template_texts)])
@@ -282,6 +287,7 @@ def generate_dataset(
         stats_doc["diversity"] = diversity.summary(
             texts, template_texts if paraphraser is not None else None, spec.paraphrase.embedding_diversity
         )
+        stats_doc["realism"] = realism_figures(tools, texts, targets)
         if paraphraser is not None:
             stats_doc["paraphrase"] = paraphraser.stats.as_dict(spec.paraphrase)
         files = {
@@ -323,6 +329,27 @@ def generate_dataset(
             parquet.file.close()
         for path in tmp.values():
             path.unlink(missing_ok=True)
+
+
+def realism_figures(tools: Sequence[Tool], texts: Sequence[str], targets: Sequence[str | None]) -> dict[str, Any]:
+    """The ``realism`` section of ``stats.json``: leak rates and diversity of the first requests.
+
+    Args:
+        tools: the dataset's tools.
+        texts: the first requests (up to `diversity.SAMPLE_SIZE`).
+        targets: each request's target tool, None for refusals.
+
+    Returns:
+        `realism.figures` of the requests, plus the tools phrased without hand-written frames.
+    """
+    by_name = {t.name: t for t in tools}
+    items = [realism.Item(text, tool, tuple(by_name[tool].properties), by_name[tool].description)
+             if tool is not None else realism.Item(text) for text, tool in zip(texts, targets, strict=True)]
+    out = realism.figures(items)
+    out["tools_without_frames"] = [t.name for t in tools if not t.frames]
+    if out["tools_without_frames"]:
+        out["warning"] = realism.NO_FRAMES_WARNING
+    return out
 
 
 def _takes_info(callback: Callable[..., None]) -> bool:

@@ -4,7 +4,13 @@ A tool file is OpenAI's tool format plus ToolForge fields::
 
     {"type": "function",
      "function": {"name": ..., "description": ..., "parameters": <JSON Schema object>},
-     "x-split": "train" | "heldout", "x-domain": "weather", "x-utterances": [...]}
+     "x-split": "train" | "heldout", "x-domain": "weather",
+     "x-frames": ["any {place_type} {location}?", ...], "x-slots": {"location": ["in {value}"], ...}}
+
+``x-frames`` and ``x-slots`` (how people phrase requests for the tool; see `generators.phrasing`) are
+checked against the parameters: a frame naming an unknown parameter, a slot phrase without ``{value}``,
+an enum value without a name, or anything but a plain placeholder is a problem with its pointer.
+``x-utterances`` (the old Jinja request lines) is still accepted but no longer used.
 
 Validation reports every problem with the file, the JSON pointer and what to change, so a user
 can fix a folder in one pass. Local ``$ref`` s are inlined at load time (the generator never sees
@@ -27,6 +33,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from generators._regex import _UNBOUNDED_EXTRA
+from generators.phrasing import validate_phrasing
 from generators.templates import TextTemplate, template_problem
 
 DEFAULT_TOOLS_DIR = Path(__file__).resolve().parents[1] / "tool_schemas"
@@ -54,6 +61,9 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
         "x-split": {"enum": list(SPLITS)},
         "x-domain": {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,63}$"},
         "x-utterances": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 64},
+        "x-frames": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000},
+                     "minItems": 1, "maxItems": 256},
+        "x-slots": {"type": "object"},
         "x-original-name": {"type": "string"},
     },
     "patternProperties": {"^x-": {}},
@@ -113,6 +123,8 @@ class Tool:
     domain: str
     utterances: tuple[str, ...] = ()
     source: str = "<input>"
+    frames: tuple[str, ...] = ()
+    slots: dict[str, Any] = field(default_factory=dict, repr=False)
     document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -406,6 +418,7 @@ def parse_tool(doc: Any, src: str = "<input>", limits: Limits | None = None) -> 
         return None, problems
     inlined.setdefault("properties", {})
     inlined.setdefault("required", [])
+    problems = [Problem(src, where, message) for where, message in validate_phrasing(doc, inlined["properties"])]
     _check_utterances(doc.get("x-utterances", ()), inlined["required"], src, problems)
     if problems:
         return None, problems
@@ -417,6 +430,8 @@ def parse_tool(doc: Any, src: str = "<input>", limits: Limits | None = None) -> 
         domain=doc["x-domain"],
         utterances=tuple(doc.get("x-utterances", ())),
         source=src,
+        frames=tuple(doc.get("x-frames", ())),
+        slots=dict(doc.get("x-slots", {})),
         document=doc,
     )
     return tool, []

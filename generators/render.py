@@ -65,6 +65,11 @@ class ToolRenderer:
 
     def __init__(self, system_prompt: str, tools: dict[str, dict[str, Any]]):
         self.prefix = system_prompt + TOOLS_HEADER
+        self._prompt_len = len(system_prompt)
+        self._esc_prompt = orjson.dumps(system_prompt)[:-1]
+        self._esc_header = orjson.dumps(TOOLS_HEADER)[1:-1]
+        self._raw_prompt = system_prompt.encode()
+        self._raw_header = TOOLS_HEADER.encode()
         self._text = {name: "\n" + tool_json(t) for name, t in tools.items()}
         # Pre-serialised records' `tools` entries: orjson embeds a Fragment without re-encoding it.
         self.fragments = {name: orjson.Fragment(orjson.dumps(t)) for name, t in tools.items()}
@@ -80,15 +85,20 @@ class ToolRenderer:
         self._raw_footer = TOOLS_FOOTER.encode()
         self._cache: dict[tuple[str, ...], str] = {}
 
-    def system(self, names: tuple[str, ...]) -> str:
+    def system(self, names: tuple[str, ...], today: str | None = None) -> str:
         """The system message for the tools `names`, in that order.
 
         Args:
             names: offered tool names, in offered order.
+            today: a line stating the current date ("Today is Tuesday, 3 March 2026, 09:40."), put after
+                the system prompt (it is part of the prompt text, before the tools block).
 
         Returns:
             The system message text.
         """
+        if today is not None:
+            return self.prefix[: self._prompt_len] + _today_part(self._prompt_len, today) + \
+                self.prefix[self._prompt_len :] + "".join([self._text[n] for n in names]) + TOOLS_FOOTER
         text = self._cache.get(names)
         if text is None:
             if len(self._cache) > 1024:  # offered sets rarely repeat at scale; keep memory flat
@@ -97,26 +107,40 @@ class ToolRenderer:
             self._cache[names] = text
         return text
 
-    def system_fragment(self, names: tuple[str, ...]) -> orjson.Fragment:
+    def system_fragment(self, names: tuple[str, ...], today: str | None = None) -> orjson.Fragment:
         """The system message for `names` as a ready-made JSON string (for `orjson.dumps`).
 
         Args:
             names: offered tool names, in offered order.
+            today: the current-date line (see `system`).
 
         Returns:
-            An `orjson.Fragment` equal to ``orjson.dumps(self.system(names))``.
+            An `orjson.Fragment` equal to ``orjson.dumps(self.system(names, today))``.
         """
         esc = self._esc_text
+        if today is not None:
+            part = orjson.dumps(_today_part(self._prompt_len, today))[1:-1]
+            return orjson.Fragment(self._esc_prompt + part + self._esc_header + b"".join([esc[n] for n in names])
+                                   + self._esc_footer)
         return orjson.Fragment(self._esc_prefix + b"".join([esc[n] for n in names]) + self._esc_footer)
 
-    def system_utf8(self, names: tuple[str, ...]) -> bytes:
+    def system_utf8(self, names: tuple[str, ...], today: str | None = None) -> bytes:
         """The system message for `names` as UTF-8 bytes (for the Parquet column).
 
         Args:
             names: offered tool names, in offered order.
+            today: the current-date line (see `system`).
 
         Returns:
-            ``self.system(names).encode()``, built from pre-encoded pieces.
+            ``self.system(names, today).encode()``, built from pre-encoded pieces.
         """
         raw = self._raw_text
+        if today is not None:
+            return (self._raw_prompt + _today_part(self._prompt_len, today).encode() + self._raw_header
+                    + b"".join([raw[n] for n in names]) + self._raw_footer)
         return self._raw_prefix + b"".join([raw[n] for n in names]) + self._raw_footer
+
+
+def _today_part(prompt_len: int, today: str) -> str:
+    # The date line is its own paragraph after the prompt (alone when the prompt is empty).
+    return "\n\n" + today if prompt_len else today

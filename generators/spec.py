@@ -88,6 +88,20 @@ DEFAULT_PARAPHRASE_PROMPT = (
 )
 
 
+DEFAULT_WRITE_PROMPT = (
+    "You write the message a user sends to an AI assistant that can call tools. The user message is a JSON "
+    "object: \"today\" (the current date and time), \"task\" (what the assistant's tool does), \"give\" (the "
+    "details the user states: what each is, its exact value and, for a choice, what the value means) and "
+    "\"forget\" (details the user does not state, possibly none). Write {n} different messages as real people "
+    "type them: questions, requests, context first, terse or chatty, polite, sometimes lower-case. State every "
+    "given value so it can be recognised: names, IDs, e-mail addresses, URLs and quoted text exactly as given, "
+    "numbers in digits, dates as people say them (relative to today, or like 14 March 2026), choices by what "
+    "they mean. Do not state or hint at a forgotten detail. Never name the tool or use the names of its "
+    "parameters, never copy the task's wording, never write \"x: value\" or \"x set to value\", and add no "
+    "other facts. Reply with a JSON object {\"variants\": [...]} holding the {n} messages as strings."
+)
+
+
 class ParaphraseOptions(BaseModel):
     """Paraphrasing of template requests by an LLM; ``backend: none`` keeps the template texts.
 
@@ -110,7 +124,15 @@ class ParaphraseOptions(BaseModel):
         None, pattern=r"^[A-Z_][A-Z0-9_]*$",
         description="openai: name of the environment variable holding the API key (the spec never holds the key)",
     )
+    mode: Literal["paraphrase", "write"] = Field(
+        "paraphrase", description="'paraphrase': rewrite each template request; 'write': the model writes "
+        "execution and clarification requests from the sampled call (tool, values, what is left out, the date), "
+        "never seeing a template (refusals are still paraphrased); both are verified the same way"
+    )
     prompt: str = Field(DEFAULT_PARAPHRASE_PROMPT, min_length=1, max_length=8000, description="instruction prompt")
+    write_prompt: str = Field(
+        DEFAULT_WRITE_PROMPT, min_length=1, max_length=8000, description="instruction prompt of mode 'write'"
+    )
     n: int = Field(3, ge=1, le=16, description="variants asked for per request")
     temperature: float = Field(0.9, ge=0.0, le=2.0, description="sampling temperature")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="nucleus sampling mass")
@@ -174,6 +196,14 @@ class DatasetSpec(BaseModel):
     optional_params: float = Field(
         0.5, ge=0.0, le=1.0, description="chance that a request includes each optional parameter"
     )
+    parallel_share: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="share of execution samples that ask for several independent calls in one request",
+    )
+    multi_turn_share: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="share of execution samples that are a dialogue: a value missing, asked for, then answered",
+    )
     paraphrase: ParaphraseOptions = Field(default_factory=ParaphraseOptions)  # type: ignore[arg-type]
 
     @field_validator("ratios", mode="before")
@@ -187,6 +217,20 @@ class DatasetSpec(BaseModel):
                 raise ValueError("ratios needs three or four numbers: execution, clarification, refusal[, direct]")
             return dict(zip(BEHAVIOURS, value, strict=False))
         return value
+
+    @model_validator(mode="after")
+    def _execution_kinds_fit(self) -> DatasetSpec:
+        if self.parallel_share + self.multi_turn_share > 1.0:
+            raise ValueError(
+                f"parallel_share ({self.parallel_share}) + multi_turn_share ({self.multi_turn_share}) is above 1; "
+                "they are shares of the execution samples, lower one of them"
+            )
+        return self
+
+    def execution_kinds(self) -> dict[str, float]:
+        """Shares of the execution samples per kind (single call, parallel calls, answered clarification)."""
+        single = 1.0 - self.parallel_share - self.multi_turn_share
+        return {"single": single, "parallel": self.parallel_share, "multi_turn": self.multi_turn_share}
 
 
 class SpecError(ToolForgeError, ValueError):

@@ -206,6 +206,27 @@ def keys_create(
     typer.echo(key)
 
 
+@app.command("data-stats")
+def data_stats(
+    path: Annotated[Path, typer.Argument(help="A dataset folder (samples.jsonl inside) or a JSON Lines file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """How a dataset's requests read: leak rates, label style, masked diversity, skeletons per tool."""
+    from generators.realism import load_figures, report
+
+    try:
+        fig = load_figures(path)
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read {path}: {exc}") from exc
+    if as_json:
+        typer.echo(json.dumps(fig, indent=2, sort_keys=True))
+        return
+    for label, value in report(fig):
+        typer.echo(f"{label:<56}{value}")
+    if fig.get("tools_without_frames"):
+        typer.echo(f"warning: {', '.join(fig['tools_without_frames'])}: {fig.get('warning', '')}")
+
+
 from app.cli.datasets import datasets_app  # noqa: E402 - the HTTP client commands live in their own module
 
 app.add_typer(datasets_app, name="datasets")

@@ -11,7 +11,11 @@ process of the REST service can reach it. What it answers depends on the request
 - ``stub-flaky``: like ``stub-good``, but the first attempt of each request gets HTTP 500;
 - ``stub-slow``: like ``stub-good``, but the first attempt of each request sleeps `slow_s` first;
 - ``stub-down``: always HTTP 503;
-- ``stub-garbage``: replies that are neither JSON nor lines of text.
+- ``stub-garbage``: replies that are neither JSON nor lines of text;
+- ``stub-writer``: for a call brief (mode ``write``: a JSON object with ``give``), requests written from
+  the brief's values (their ``means`` for choices), with a few words of the task; other texts as
+  ``stub-good``;
+- ``stub-writer-leaky``: like ``stub-writer``, but every variant copies the task's wording.
 
 Replies are JSON ``{"variants": [...]}`` when the request has ``response_format`` (structured output),
 numbered lines otherwise. Variant choice is seeded by the request's ``seed`` and text, so a rerun gives
@@ -60,8 +64,37 @@ def _end(text: str) -> str:
     return text if text[-1:] in ".!?" else text + "."
 
 
+def _said(value: Any) -> str:
+    if isinstance(value, list):
+        parts = [_said(v) for v in value]
+        return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+    if isinstance(value, dict):
+        return _said(list(value.values()))
+    return str(value)
+
+
+def _written(model: str, brief: dict[str, Any], n: int, rng: random.Random) -> list[str]:
+    # A request from the call brief: a few words of the task, then each given value (as it means).
+    topic = " ".join(brief["task"].rstrip(".").split()[:3]).lower()
+    values = [item.get("means") or _said(item["value"]) for item in brief["give"]]
+    said = ", ".join(values[:-1]) + " and " + values[-1] if len(values) > 1 else "".join(values)
+    if model == "stub-writer-leaky":
+        return [f"Please {brief['task'].rstrip('.').lower()} with {said}.", f"{brief['task']} {said}"][:n]
+    with_values = f" with {said}" if said else ""
+    forms = [f"hey, can you help me {topic}{with_values}?", f"I want to {topic}{with_values}, thanks",
+             f"Could you {topic} for me{with_values}?", f"need to {topic}{with_values}"]
+    return rng.sample(forms, min(n, len(forms)))
+
+
 def _variants(model: str, text: str, n: int, seed: int) -> list[str]:
     rng = random.Random(hashlib.sha256(f"{seed}\0{text}".encode()).digest())
+    if model.startswith("stub-writer"):
+        try:
+            brief = json.loads(text)
+        except ValueError:
+            brief = None
+        if isinstance(brief, dict) and "give" in brief:
+            return _written(model, brief, n, rng)
     if model == "stub-bad":
         return [BAD[1](BAD[0](text))] * n
     if model == "stub-mixed":

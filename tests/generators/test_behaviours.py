@@ -7,12 +7,12 @@ from jsonschema import Draft202012Validator
 
 from generators import refusals
 from generators.behaviours import Generator, unrelated_overlap
-from generators.registry import load_registry
 from generators.surface import mentions
 from generators.values import ValuePools
 from generators.verify import verify
+from tests.generators.framed_tools import framed_registry
 
-REGISTRY = load_registry()
+REGISTRY = framed_registry()
 TOOLS = REGISTRY.tools
 GEN = Generator(TOOLS, ValuePools.build(0), (2, 5), 0.5)
 NAMES = [t.name for t in TOOLS]
@@ -40,7 +40,8 @@ def test_every_execution_ground_truth_validates_and_is_in_the_text(name, seed):
     assert Draft202012Validator(tool.parameters).is_valid(call["parameters"])
     assert set(tool.required) <= set(call["parameters"])
     for param, value in call["parameters"].items():
-        assert mentions(sample.text, value, tool.properties[param], name=param), (param, value, sample.text)
+        # by the value's form, or (enums, booleans) by a name its slot gives it
+        assert GEN.mentions(sample.text, value, name, param), (param, value, sample.text)
 
 
 @SETTINGS
@@ -55,6 +56,7 @@ def test_clarification_texts_lack_their_missing_values(name, seed):
         assert not mentions(sample.text, sample.args[param], schema, name=param), (param, sample.text)
         for option in schema.get("enum", ()):
             assert not mentions(sample.text, option, schema, name=param), (param, option, sample.text)
+            assert not GEN.mentions(sample.text, option, name, param), (param, option, sample.text)
 
 
 def test_unverified_clarifications_mostly_pass():
@@ -137,10 +139,11 @@ def test_offer_order_is_shuffled():
 def test_phrasings_vary():
     rng = random.Random(1)
     samples = [GEN.execution(rng) for _ in range(2000)]
-    families = {s.template_id.split(".")[1] + "." + s.template_id.split(".")[2] for s in samples}
-    # generic styles (imperative, question, polite, terse, context) and per-tool utterances
-    assert {"args.imperative", "args.question", "args.polite", "args.terse", "args.context"} <= families
-    assert any(s.template_id.startswith("execution.utterance.") for s in samples)
+    # hand-written frames for the framed tools, generic frames for the others
+    framed = {s.template_id for s in samples if s.tool == "find_nearby_places"}
+    assert framed and all(t.startswith("execution.frame.find_nearby_places.") for t in framed)
+    assert len(framed) >= 5
+    assert any(s.template_id.startswith("execution.generic.") for s in samples)
     assert len({s.text for s in samples}) > 0.99 * len(samples)
 
 
@@ -148,8 +151,6 @@ def _all_templates():
     from generators import templates
 
     yield from templates.WITH_ARGS + templates.NO_ARGS + templates.UTTERANCE_TAILS
-    for tool in TOOLS:
-        yield from templates.utterance_templates(tool.name, tool.utterances)
 
 
 def test_every_template_is_plain_and_renders_its_placeholders():

@@ -20,6 +20,7 @@ from generators.paraphrase import (
     make_paraphraser,
     parse_variants,
     variants_schema,
+    write_brief,
 )
 from generators.paraphrase_backends import OpenAIBackend, Prompt, Reply, Sampling, VLLMBackend
 from generators.pipeline import generate_dataset, plan_chunks
@@ -27,6 +28,7 @@ from generators.registry import load_registry
 from generators.spec import DatasetSpec, ParaphraseOptions, select_tools
 from generators.values import ValuePools
 from generators.verify import verify
+from tests.generators.framed_tools import framed_registry
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = load_registry(REPO / "tool_schemas")
@@ -272,7 +274,7 @@ def _chunk(spec, index=0):
 
 
 def test_paraphraser_keeps_only_verified_rewrites(stub):
-    spec = DatasetSpec(n=300, seed=4)
+    spec = DatasetSpec(n=300, seed=4, parallel_share=0, multi_turn_share=0)
     gen, samples = _chunk(spec)
     templates = [s.text for s in samples]
     para = make_paraphraser(_options(stub, "stub-mixed"), spec.seed)
@@ -289,7 +291,7 @@ def test_paraphraser_keeps_only_verified_rewrites(stub):
 
 
 def test_paraphraser_falls_back_when_everything_fails(stub):
-    spec = DatasetSpec(n=50, seed=4)
+    spec = DatasetSpec(n=50, seed=4, parallel_share=0, multi_turn_share=0)
     for model, error in (("stub-bad", None), ("stub-down", "http_503"), ("stub-garbage", "unparseable")):
         gen, samples = _chunk(spec)
         templates = [s.text for s in samples]
@@ -374,3 +376,80 @@ def test_paraphraser_uses_the_spec_seed_or_the_dataset_seed(stub):
     assert make_paraphraser(_options(stub, seed=5), 12).seed == 5
     assert make_paraphraser(ParaphraseOptions(), 12) is None
     assert isinstance(make_paraphraser(_options(stub), 1), Paraphraser)
+
+
+# --- mode "write": the model writes the request from the call -------------------------------------
+
+FRAMED = framed_registry()
+FRAMED_NAMES = ["find_nearby_places", "book_restaurant_table", "get_weather_forecast"]
+
+
+def _framed_chunk(spec):
+    tools = select_tools(FRAMED, spec)
+    gen = Generator(tools, ValuePools.build(spec.seed), (1, 2), spec.optional_params)
+    rng = random.Random(f"toolforge/{spec.seed}/0")
+    samples = []
+    for behaviour in behaviour_sequence(plan_chunks(spec)[0], rng):
+        while True:
+            sample = gen.sample(behaviour, rng)
+            if verify(gen, sample) is None:
+                break
+        samples.append(sample)
+    return gen, samples
+
+
+def test_write_mode_sends_the_call_and_verifies_what_comes_back(stub):
+    spec = DatasetSpec(n=120, seed=5, tools={"names": FRAMED_NAMES}, parallel_share=0, multi_turn_share=0)
+    gen, samples = _framed_chunk(spec)
+    templates = [s.text for s in samples]
+    seen = len(stub.requests)
+    para = make_paraphraser(_options(stub, "stub-writer", mode="write"), spec.seed)
+    flags = para.run(gen, samples, 0)
+    bodies = stub.requests[seen:]
+    briefs = [json.loads(b["messages"][-1]["content"]) for b in bodies
+              if b["messages"][-1]["content"].startswith("{")]
+    # execution and clarification samples are sent as briefs with the write prompt, refusals as their text
+    assert len(briefs) == len({write_brief(gen, s) for s in samples if s.behaviour != "refusal"})
+    assert all(b["messages"][0]["content"] == instruction(para.options, write=True) for b in bodies
+               if b["messages"][-1]["content"].startswith("{"))
+    for sample in samples:
+        if sample.behaviour == "refusal":
+            continue
+        brief = json.loads(write_brief(gen, sample))
+        # the call, not a template: no tool name, no parameter name, the date of the sample
+        raw = write_brief(gen, sample)
+        assert sample.tool not in raw and not any(f'"{p}"' in raw for p in sample.args)
+        assert brief["today"].startswith("Today is ") and brief["task"] == FRAMED.get(sample.tool).description
+        # a clarification's missing values are neither given nor shown
+        assert len(brief["forget"]) == len(sample.missing)
+        assert len(brief["give"]) == len(sample.args) - len(sample.missing)
+        assert not set(brief["forget"]) & {item["what"] for item in brief["give"]}
+    stats = para.stats.as_dict(para.options)
+    assert stats["mode"] == "write" and stats["paraphrased"] == sum(flags) > 0
+    for sample, flag, template in zip(samples, flags, templates, strict=True):
+        assert verify(gen, sample) is None and (sample.text != template) is flag
+
+
+def test_write_mode_rejects_leaking_requests(stub):
+    spec = DatasetSpec(n=60, seed=6, tools={"names": FRAMED_NAMES}, ratios="0.7,0.3,0")
+    gen, samples = _framed_chunk(spec)
+    templates = [s.text for s in samples]
+    para = make_paraphraser(_options(stub, "stub-writer-leaky", mode="write"), spec.seed)
+    assert para.run(gen, samples, 0) == [False] * len(samples)
+    assert [s.text for s in samples] == templates
+    # the task's wording copied: caught by the leak check of verification (or earlier checks)
+    rejections = para.stats.as_dict(para.options)["rejections"]
+    assert rejections.get("leak_description", 0) > 0
+
+
+def test_paraphrases_pass_the_leak_check(stub):
+    from generators.paraphrase_verify import check_paraphrase
+
+    spec = DatasetSpec(n=40, seed=7, tools={"names": FRAMED_NAMES}, ratios="1,0,0")
+    gen, samples = _framed_chunk(spec)
+    sample = samples[0]
+    words = sample.tool.replace("_", " ")
+    # a rewrite naming the tool in words, or printing a multi-word parameter name, is rejected
+    assert check_paraphrase(gen, sample, f"{sample.text} Use {words}.") == "leak_tool_name"
+    label = next(p for p in FRAMED.get(sample.tool).properties if "_" in p).replace("_", " ")
+    assert check_paraphrase(gen, sample, f"{sample.text} The {label} as said.") == "leak_param_label"

@@ -8,13 +8,12 @@ from hypothesis import strategies as st
 
 from generators.behaviours import Generator
 from generators.paraphrase_verify import Limits, check_paraphrase, new_facts
-from generators.registry import load_registry
-from generators.surface import mentions
 from generators.values import ValuePools
 from generators.verify import verify
+from tests.generators.framed_tools import framed_registry
 
 REPO = Path(__file__).resolve().parents[2]
-REGISTRY = load_registry(REPO / "tool_schemas")
+REGISTRY = framed_registry()
 TOOLS = REGISTRY.filter(split="train").tools
 GEN = Generator(TOOLS, ValuePools.build(0), (2, 4), 0.5)
 
@@ -38,7 +37,8 @@ TABLE = _find("execution", "book_restaurant_table", lambda s: "book_restaurant_t
 WEATHER = _find("execution", "get_weather_forecast",
                 lambda s: list(s.args) == ["location"] and "forecast" in s.text.lower())
 WORKOUT = _find("clarification", "log_workout", lambda s: s.missing == ("activity_type",))
-HARM = _find("refusal", where=lambda s: s.detail == "credential_theft")
+HARM = _find("refusal", where=lambda s: s.detail == "credential_theft" and 40 < len(s.text) < 90
+             and s.text.endswith("."))
 OOS = _find("refusal", where=lambda s: s.ground_truth["refusal"]["reason"] == "out_of_scope" and s.detail == "taxi")
 
 CASES = [
@@ -138,9 +138,8 @@ def test_dropping_digit_values_is_rejected(seed):
     # an execution request that loses a value with its digits (numbers, dates, ids) is rejected
     sample = GEN.sample("execution", random.Random(seed))
     stripped = "Please: " + re.sub(r"\d", "", sample.text)
-    props = REGISTRY.get(sample.tool).properties
     if verify(GEN, sample) is not None:
         return
-    lost = [p for p, v in sample.args.items() if not mentions(stripped, v, props[p], name=p)]
+    lost = [p for p, v in sample.args.items() if not GEN.mentions(stripped, v, sample.tool, p)]
     if lost:  # digits outside values ("up to 14 days") may go without losing anything
         assert check_paraphrase(GEN, sample, stripped) is not None

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import orjson
@@ -82,4 +83,6 @@ def test_bad_spec_writes_nothing(tmp_path):
 def test_system_prompt_is_configurable(tmp_path):
     generate_dataset(REGISTRY, DatasetSpec(n=5, system_prompt="Tools only, please."), tmp_path)
     row = orjson.loads((tmp_path / "samples.jsonl").read_bytes().splitlines()[0])
-    assert row["prompt"][0]["content"].startswith("Tools only, please.\n\n# Tools\n")
+    # the prompt, then the sample's current date as its own paragraph, then the tools block
+    today = r"Today is [A-Z][a-z]+day, \d{1,2} [A-Z][a-z]+ 20\d\d, \d\d:\d\d\."
+    assert re.match(r"Tools only, please\.\n\n" + today + r"\n\n# Tools\n", row["prompt"][0]["content"])

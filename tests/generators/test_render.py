@@ -69,3 +69,17 @@ def test_renderer_matches_system_content_and_its_json_fragment(names):
     assert orjson.dumps({"c": renderer.system_fragment(names)}) == orjson.dumps({"c": text})
     assert renderer.system(names) is text  # cached
     assert renderer.system_utf8(names) == text.encode()
+
+
+@pytest.mark.parametrize("prompt", ["Be brief. \"Quotes\" and \\ backslashes", ""])
+def test_the_current_date_line_is_part_of_the_prompt_text(prompt):
+    by_name = {t["function"]["name"]: t for t in TOOLS}
+    renderer = ToolRenderer(prompt, by_name)
+    names = tuple(list(by_name)[:3])
+    today = "Today is Tuesday, 3 March 2026, 09:40."
+    text = renderer.system(names, today)
+    # the tools block is exactly Qwen's rendering after the prompt text, which now ends with the date line
+    expected_prompt = f"{prompt}\n\n{today}" if prompt else today
+    assert text == system_content(expected_prompt, [by_name[n] for n in names])
+    assert orjson.dumps({"c": renderer.system_fragment(names, today)}) == orjson.dumps({"c": text})
+    assert renderer.system_utf8(names, today) == text.encode()

@@ -1,0 +1,240 @@
+import copy
+import random
+
+import pytest
+
+from generators.phrasing import Slot, ToolPhrasing, compose_slot, split_template, validate_phrasing
+from generators.registry import validate_tool
+from generators.surface import surface
+
+PROPS = {
+    "location": {"type": "string"},
+    "place_type": {"type": "string", "enum": ["pharmacy", "gas_station"]},
+    "radius_meters": {"type": "integer", "minimum": 1},
+    "open_now": {"type": "boolean"},
+    "stops": {"type": "array", "items": {"type": "string", "enum": ["wifi", "pool"]}},
+    "address": {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}}},
+}
+SLOTS = {
+    "location": ["in {value}"],
+    "place_type": {"phrases": ["{value}"], "values": {"pharmacy": ["a chemist"], "gas_station": ["a petrol station"]}},
+    "radius_meters": ["within {value} metres"],
+    "open_now": {"values": {"true": ["still open"], "false": ["open or not"]}},
+    "stops": {"phrases": ["with {value}"], "values": {"wifi": ["free wifi"], "pool": ["a pool"]}},
+    "address": ["to {value.city}, {value.country}"],
+}
+REQUIRED = ("location", "place_type")
+
+
+def _say(v, schema, name):
+    return str(v)
+
+
+def _phrasing(frames, slots=SLOTS):
+    return ToolPhrasing("find_places", "Find places.", PROPS, REQUIRED, frames, slots)
+
+
+class _Fixed(random.Random):
+    """An rng whose random() is always `x` (picks the first option, no style variation when x is high)."""
+
+    def __init__(self, x):
+        super().__init__(0)
+        self.x = x
+
+    def random(self):
+        return self.x
+
+
+RENDER = [
+    # slots filled in frame order; the enum named by its slot, never its raw value
+    ("any {place_type} {location}?", {"location": "Oslo", "place_type": "gas_station"},
+     "any a petrol station in Oslo?"),
+    # a call parameter the frame lacks becomes an add-on before the final punctuation
+    ("any {place_type} {location}?", {"location": "Oslo", "place_type": "pharmacy", "radius_meters": 500},
+     "any a chemist in Oslo, within 500 metres?"),
+    # booleans by meaning
+    ("{place_type} {location} {open_now}", {"location": "Oslo", "place_type": "pharmacy", "open_now": True},
+     "a chemist in Oslo still open"),
+    # an array of enum items: each named, joined as a list
+    ("hotel {location} {stops}", {"location": "Rome", "stops": ["wifi", "pool"]},
+     "hotel in Rome with free wifi and a pool"),
+    # an object's sub-fields by {value.FIELD}
+    ("ship it {address}", {"address": {"city": "Lyon", "country": "France"}}, "ship it to Lyon, France"),
+]
+
+
+@pytest.mark.parametrize(("frame", "args", "expected"), RENDER)
+def test_frame_rendering(frame, args, expected):
+    phrasing = _phrasing([frame])
+    # x = 0.79: the first phrase and name, the joiner ", ", no style variation
+    text, fid = phrasing.render(phrasing.frames[0], args, _Fixed(0.79), _say)
+    assert text == expected and fid == "frame.find_places.0"
+
+
+def test_frames_for_execution_and_clarification():
+    phrasing = _phrasing(["any {place_type} {location}?", "any {place_type} nearby?", "{place_type} {location} "
+                          "{radius_meters}", "what's {location} like?", "help"])
+    ids = lambda frames: [f.id for f in frames]  # noqa: E731
+    # execution: every required parameter, and nothing the call lacks
+    assert ids(phrasing.execution_frames(frozenset(["location", "place_type"]))) == ["frame.find_places.0"]
+    assert ids(phrasing.execution_frames(frozenset(["location", "place_type", "radius_meters"]))) == [
+        "frame.find_places.0", "frame.find_places.2"]
+    # clarification: frames lacking at least one required parameter
+    assert ids(phrasing.clarification_frames(frozenset(PROPS))) == [
+        "frame.find_places.1", "frame.find_places.3", "frame.find_places.4"]
+
+
+def test_style_variation_keeps_values_and_varies_text():
+    phrasing = _phrasing(["Is there {place_type} {location}?"])
+    rng = random.Random(3)
+    texts = {phrasing.render(phrasing.frames[0], {"location": "Oslo", "place_type": "pharmacy"}, rng, _say)[0]
+             for _ in range(400)}
+    assert all("Oslo" in t and "a chemist" in t for t in texts)
+    assert any(t.startswith("is there") for t in texts)  # lower-cased
+    assert any(t.split()[0].lower() in ("hey,", "hi!", "ok", "so", "hello,", "morning!") for t in texts)  # openers
+    assert any(t.endswith(("thanks", "thx", "please", "ty")) for t in texts)  # sign-offs
+    assert any("there" not in t.lower() for t in texts)  # a typo in a frame word ("three")
+
+
+def test_placeholders_are_never_evaluated():
+    # text from a tool file is spliced, never formatted: braces in values and attribute-like text stay inert
+    phrasing = _phrasing(["look {location}"])
+    text, _ = phrasing.render(phrasing.frames[0], {"location": "{0.__class__} {{x}}"}, _Fixed(0.95), _say)
+    assert text == "look in {0.__class__} {{x}}"
+
+
+def test_generic_frames_for_tools_without_frames():
+    phrasing = ToolPhrasing("find_nearby_places", "Find places of a given type near a location.", PROPS, REQUIRED)
+    assert not phrasing.handwritten and phrasing.action == "find places"
+    rng = random.Random(0)
+    args = {"location": "Oslo", "place_type": "gas_station", "radius_meters": 300, "open_now": False}
+    for _ in range(50):
+        text, fid = phrasing.render(None, args, rng, lambda v, s, n: surface(v, s, n, rng))
+        assert fid.startswith("generic.")
+        # composed slots: no multi-word parameter name, no raw snake_case value
+        assert "radius meters" not in text and "place type" not in text and "open now" not in text
+        assert "gas_station" not in text and "gas station" in text and "300" in text
+
+
+COMPOSED = [
+    # a unit-like name word goes after the number
+    ("radius_meters", {"type": "integer"}, ["{value} meters", "within {value} meters"]),
+    # an id is mentioned by the word before "id"
+    ("thread_id", {"type": "string"}, ["thread {value}", "the thread {value}"]),
+    # dates by kind
+    ("departure_date", {"type": "string", "format": "date"}, ["on {value}", "for {value}"]),
+    # booleans by one word of the name, with or without
+    ("include_hourly", {"type": "boolean"},
+     {"values": {"true": ["with hourly", "including hourly"], "false": ["without hourly", "no hourly"]}}),
+    # enum values with their underscores as spaces
+    ("mode", {"type": "string", "enum": ["in_person", "video"]}, {"values": {"in_person": ["in person"],
+                                                                            "video": ["video"]}}),
+]
+
+
+@pytest.mark.parametrize(("name", "schema", "expected"), COMPOSED)
+def test_composed_slots(name, schema, expected):
+    assert compose_slot(name, schema) == expected
+
+
+def test_slot_rendering_of_named_values_and_objects():
+    slot = Slot("address", PROPS["address"], ["in {value.city}", "to {value.city}, {value.country}"])
+    rng = _Fixed(0.0)
+    # a phrase naming a field the value lacks is skipped; one covering only some fields is not used either
+    assert slot.render({"city": "Lyon", "country": "France"}, rng, _say) == "to Lyon, France"
+    assert slot.render({"city": "Lyon"}, rng, _say) == "in Lyon"
+
+
+BASE = {"type": "function", "function": {"name": "find_places", "description": "Find places.",
+                                         "parameters": {"type": "object", "properties": PROPS,
+                                                        "required": list(REQUIRED)}},
+        "x-split": "train", "x-domain": "maps", "x-frames": ["any {place_type} {location}?"], "x-slots": SLOTS}
+
+
+def _doc(**changes):
+    doc = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key)
+        else:
+            doc[key] = value
+    return doc
+
+
+def _slots(**changes):
+    slots = copy.deepcopy(SLOTS)
+    for key, value in changes.items():
+        if value is None:
+            slots.pop(key)
+        else:
+            slots[key] = value
+    return slots
+
+
+VALIDATION = [
+    # the valid document
+    (_doc(), None, None),
+    # a frame naming an unknown parameter
+    (_doc(**{"x-frames": ["near {city}"]}), "/x-frames/0", "names no parameter"),
+    # Jinja in a frame
+    (_doc(**{"x-frames": ["near {{ location }}"]}), "/x-frames/0", "Jinja"),
+    # a format spec, attribute access or an expression in a frame
+    (_doc(**{"x-frames": ["near {location:>10}"]}), "/x-frames/0", "not a plain"),
+    (_doc(**{"x-frames": ["near {location.__class__}"]}), "/x-frames/0", "not a plain"),
+    (_doc(**{"x-frames": ["{% if location %}near{% endif %}"]}), "/x-frames/0", "not a plain"),
+    # a literal brace
+    (_doc(**{"x-frames": ["near {location} }"]}), "/x-frames/0", "literal"),
+    # a parameter used twice in one frame
+    (_doc(**{"x-frames": ["{location} or {location}"]}), "/x-frames/0", "twice"),
+    # frames without slots
+    (_doc(**{"x-slots": None}), "/x-slots", "needs x-slots"),
+    # a parameter without slot phrases
+    (_doc(**{"x-slots": _slots(radius_meters=None)}), "/x-slots", "'radius_meters' has no slot"),
+    # a slot for a parameter the tool lacks
+    (_doc(**{"x-slots": _slots(city=["in {value}"])}), "/x-slots/city", "not a parameter"),
+    # a shape-A phrase without {value}
+    (_doc(**{"x-slots": _slots(location=["somewhere"])}), "/x-slots/location/0", "must contain {value}"),
+    # {value.FIELD} on a parameter that is not an object, or naming no field of it
+    (_doc(**{"x-slots": _slots(location=["in {value.city}"])}), "/x-slots/location/0", "not a field"),
+    (_doc(**{"x-slots": _slots(address=["to {value.town}"])}), "/x-slots/address/0", "not a field"),
+    # any other placeholder in a slot phrase
+    (_doc(**{"x-slots": _slots(location=["in {where}"])}), "/x-slots/location/0", "not allowed"),
+    # an enum given a list of phrases (its raw value would be printed)
+    (_doc(**{"x-slots": _slots(place_type=["a {value}"])}), "/x-slots/place_type", "object form"),
+    # an enum value without a name
+    (_doc(**{"x-slots": _slots(place_type={"values": {"pharmacy": ["a chemist"]}})}), "/x-slots/place_type/values",
+     "'gas_station' has no names"),
+    # a name for a value the enum lacks
+    (_doc(**{"x-slots": _slots(place_type={"values": {"pharmacy": ["a"], "gas_station": ["b"], "bar": ["c"]}})}),
+     "/x-slots/place_type/values/bar", "not a value"),
+    # a boolean missing false
+    (_doc(**{"x-slots": _slots(open_now={"values": {"true": ["open"]}})}), "/x-slots/open_now/values",
+     "'false' has no names"),
+    # shape B phrases need {value} exactly once
+    (_doc(**{"x-slots": _slots(open_now={"phrases": ["{value} {value}"], "values": {"true": ["a"], "false": ["b"]}})}),
+     "/x-slots/open_now/phrases/0", "exactly once"),
+    # the object form for an open parameter
+    (_doc(**{"x-slots": _slots(location={"values": {"Oslo": ["Oslo"]}})}), "/x-slots/location", "enum and boolean"),
+]
+
+
+@pytest.mark.parametrize(("doc", "pointer", "message"), VALIDATION)
+def test_registry_validates_frames_and_slots(doc, pointer, message):
+    problems = validate_tool(doc, "maps/find_places.json")
+    if pointer is None:
+        assert problems == []
+        return
+    assert any(p.pointer == pointer and message in p.message and p.source == "maps/find_places.json"
+               for p in problems), [str(p) for p in problems]
+
+
+def test_split_template():
+    assert split_template("plain") == (("plain",), ())
+    assert split_template("{a}{b}") == (("", "", ""), ("a", "b"))
+    # Jinja's {{ }} leaves literal braces; {% %} parses as a placeholder that is not a plain name
+    assert isinstance(split_template("{{ x }}"), str)
+    assert split_template("{% if x %}") == (("", ""), ("% if x %",))
+
+
+def test_validate_phrasing_without_fields_is_empty():
+    assert validate_phrasing({}, PROPS) == []
