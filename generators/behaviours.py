@@ -333,19 +333,21 @@ def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.dateti
 
 
 def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ...]]) -> bool:
-    if type(value) is list:
-        return all(_named_value_mentioned(norm, v, names) for v in value)
-    key = value_key(value)
-    own = names.get(key)
-    if own is None:
-        return False
-    found = [n for n in own if n in norm and has_words(norm, n)]
-    if not found:
-        return False
-    # Another value's name beside it makes the request ambiguous ("by car ... or by bike"), unless that
-    # name is part of the one found ("open" inside "open at the moment").
+    # Each value (each item of an array) by one of its names; no name of a value outside the call beside
+    # them, which would make the request ambiguous ("by car ... or by bike"), unless that name is part of
+    # one found ("open" inside "open at the moment").
+    keys = {value_key(v) for v in value} if type(value) is list else {value_key(value)}
+    found: list[str] = []
+    for key in keys:
+        own = names.get(key)
+        if own is None:
+            return False
+        hits = [n for n in own if n in norm and has_words(norm, n)]
+        if not hits:
+            return False
+        found += hits
     for other_key, others in names.items():
-        if other_key != key:
+        if other_key not in keys:
             for o in others:
                 if o in norm and has_words(norm, o) and not any(o in f for f in found):
                     return False

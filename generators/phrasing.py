@@ -456,7 +456,8 @@ def action_candidates(description: str) -> list[str]:
     while len(cut) > 1 and cut[-1] in _DANGLING:
         cut.pop()
     bare = [w for w in cut if w not in _ARTICLES]
-    out = [" ".join(cut), " ".join(bare)]
+    # Four words and the slot after them would copy five of the description: drop the articles then.
+    out = [" ".join(cut), " ".join(bare)] if len(cut) <= 3 else [" ".join(bare), " ".join(cut[:3])]
     if bare:
         out.append(f"{bare[0]} this")
     return [c for c in out if c]
