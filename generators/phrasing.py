@@ -425,9 +425,12 @@ def _humanize_value(key: str) -> str:
 # {slots} the call's parameters, each from its slot.
 GENERIC_FRAMES = (
     "{action} {slots}", "can you {action} {slots}?", "Could you {action} for me, {slots}?",
-    "I need to {action} {slots}.",
-    "please {action} {slots}", "I'd like to {action} {slots}, thanks", "{Action} {slots} please.",
-    "need to {action} {slots}", "Would you {action} {slots}?", "help me {action} {slots}",
+    "I need to {action} {slots}.", "please {action} {slots}", "I'd like to {action} {slots}, thanks",
+    "{Action} {slots} please.", "need to {action} {slots}", "Would you {action} {slots}?",
+    "help me {action} {slots}", "Is it possible to {action} {slots}?", "I want to {action} {slots}.",
+    "hey, could you {action} {slots}", "Mind helping me {action} {slots}?", "Quick one - can you {action} {slots}?",
+    "Trying to {action} {slots} - can you do that?", "Can I get you to {action} {slots}?",
+    "would you be able to {action} {slots}?", "{Action} {slots}, thanks!", "I have to {action} {slots}.",
 )
 _ARTICLES = frozenset(("a", "an", "the"))
 _DANGLING = frozenset("a an the and or of for to in on at by with my your its their".split())
