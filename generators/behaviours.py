@@ -104,7 +104,7 @@ class Generator:
         self.leaks = {t.name: LeakCheck(t.name, t.properties, t.description) for t in self.tools}
         self.phrasing = {
             t.name: ToolPhrasing(t.name, t.description, t.properties, t.required, t.frames, t.slots,
-                                 safe=lambda text, check=self.leaks[t.name]: check.reason(text) is None)
+                                 safe=_leak_free(self.leaks[t.name]))
             for t in self.tools
         }
         # Tools phrased from composed slots and generic frames: the card recommends paraphrasing them.
@@ -152,7 +152,7 @@ class Generator:
         # How values are written in this request: the call's currency, and "now" for relative dates.
         currency = _currency(args)
         if now is not None and _SURFACE_NOW:
-            return lambda v, schema, name: surface(v, schema, name, rng, currency=currency, now=now)
+            return lambda v, schema, name: surface(v, schema, name, rng, currency=currency, now=now)  # type: ignore[call-arg]
         return lambda v, schema, name: surface(v, schema, name, rng, currency=currency)
 
     def _now(self, rng: random.Random, now: dt.datetime | None) -> dt.datetime:
@@ -187,9 +187,9 @@ class Generator:
     def _arguments(self, tool: Tool, rng: random.Random, now: dt.datetime | None = None) -> dict[str, Any]:
         sampler = self.samplers[tool.name]
         share = self.optional_share
-        draw = sampler.sample
+        draw: Callable[[random.Random, Any], dict[str, Any]] = sampler.sample
         if now is not None and _SAMPLE_NOW:
-            def draw(r: random.Random, mode: Any) -> dict[str, Any]:
+            def draw(r: random.Random, mode: Any) -> dict[str, Any]:  # type: ignore[misc]
                 return sampler.sample(r, mode, now=now)  # type: ignore[call-arg]
         if share == 0.5 or not sampler.optional:
             return draw(rng, "some")
@@ -352,6 +352,10 @@ def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ..
                 if o in norm and has_words(norm, o) and not any(o in f for f in found):
                     return False
     return True
+
+
+def _leak_free(check: LeakCheck) -> Callable[[str], bool]:
+    return lambda text: check.reason(text) is None
 
 
 def _currency(args: dict[str, Any]) -> str | None:
