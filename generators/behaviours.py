@@ -133,7 +133,7 @@ class Generator:
         self.leaks = {t.name: LeakCheck(t.name, t.properties, t.description) for t in self.tools}
         self.phrasing = {
             t.name: ToolPhrasing(t.name, t.description, t.properties, t.required, t.frames, t.slots,
-                                 safe=lambda text, check=self.leaks[t.name]: check.reason(text) is None)
+                                 safe=_leak_free(self.leaks[t.name]))
             for t in self.tools
         }
         # Tools phrased from composed slots and generic frames: the card recommends paraphrasing them.
@@ -184,7 +184,7 @@ class Generator:
         # How values are written in this request: the call's currency, and "now" for relative dates.
         currency = _currency(args)
         if now is not None and _SURFACE_NOW:
-            return lambda v, schema, name: surface(v, schema, name, rng, currency=currency, now=now)
+            return lambda v, schema, name: surface(v, schema, name, rng, currency=currency, now=now)  # type: ignore[call-arg]
         return lambda v, schema, name: surface(v, schema, name, rng, currency=currency)
 
     def _now(self, rng: random.Random, now: dt.datetime | None) -> dt.datetime:
@@ -219,9 +219,9 @@ class Generator:
     def _arguments(self, tool: Tool, rng: random.Random, now: dt.datetime | None = None) -> dict[str, Any]:
         sampler = self.samplers[tool.name]
         share = self.optional_share
-        draw = sampler.sample
+        draw: Callable[[random.Random, Any], dict[str, Any]] = sampler.sample
         if now is not None and _SAMPLE_NOW:
-            def draw(r: random.Random, mode: Any) -> dict[str, Any]:
+            def draw(r: random.Random, mode: Any) -> dict[str, Any]:  # type: ignore[misc]
                 return sampler.sample(r, mode, now=now)  # type: ignore[call-arg]
         if share == 0.5 or not sampler.optional:
             return draw(rng, "some")
@@ -470,24 +470,22 @@ def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.dateti
     return mentions(text, value, slot.schema, name=slot.name, norm=norm)
 
 
-def _named_value_mentioned(
-    norm: str, value: Any, names: dict[str, tuple[str, ...]], listed: frozenset[str] = frozenset()
-) -> bool:
-    if type(value) is list:
-        # the other items of the same list are named beside each item by design, not as rivals
-        keys = frozenset(value_key(v) for v in value)
-        return all(_named_value_mentioned(norm, v, names, keys) for v in value)
-    key = value_key(value)
-    own = names.get(key)
-    if own is None:
-        return False
-    found = [n for n in own if n in norm and has_words(norm, n)]
-    if not found:
-        return False
-    # Another value's name beside it makes the request ambiguous ("by car ... or by bike"), unless that
-    # name is part of the one found ("open" inside "open at the moment").
+def _named_value_mentioned(norm: str, value: Any, names: dict[str, tuple[str, ...]]) -> bool:
+    # Each value (each item of an array) by one of its names; no name of a value outside the call beside
+    # them, which would make the request ambiguous ("by car ... or by bike"), unless that name is part of
+    # one found ("open" inside "open at the moment").
+    keys = {value_key(v) for v in value} if type(value) is list else {value_key(value)}
+    found: list[str] = []
+    for key in keys:
+        own = names.get(key)
+        if own is None:
+            return False
+        hits = [n for n in own if n in norm and has_words(norm, n)]
+        if not hits:
+            return False
+        found += hits
     for other_key, others in names.items():
-        if other_key != key and other_key not in listed:
+        if other_key not in keys:
             for o in others:
                 if o in norm and has_words(norm, o) and not any(o in f for f in found):
                     return False
@@ -516,6 +514,10 @@ def unrelated_overlap(a: str, b: str) -> bool:
     """
     words_a = set(templates.name_words(a).split()) - _GENERIC_NAME_WORDS
     return bool(words_a & (set(templates.name_words(b).split()) - _GENERIC_NAME_WORDS))
+
+
+def _leak_free(check: LeakCheck) -> Callable[[str], bool]:
+    return lambda text: check.reason(text) is None
 
 
 def _currency(args: dict[str, Any]) -> str | None:

@@ -443,9 +443,12 @@ def _humanize_value(key: str) -> str:
 # {slots} the call's parameters, each from its slot.
 GENERIC_FRAMES = (
     "{action} {slots}", "can you {action} {slots}?", "Could you {action} for me, {slots}?",
-    "I need to {action} {slots}.",
-    "please {action} {slots}", "I'd like to {action} {slots}, thanks", "{Action} {slots} please.",
-    "need to {action} {slots}", "Would you {action} {slots}?", "help me {action} {slots}",
+    "I need to {action} {slots}.", "please {action} {slots}", "I'd like to {action} {slots}, thanks",
+    "{Action} {slots} please.", "need to {action} {slots}", "Would you {action} {slots}?",
+    "help me {action} {slots}", "Is it possible to {action} {slots}?", "I want to {action} {slots}.",
+    "hey, could you {action} {slots}", "Mind helping me {action} {slots}?", "Quick one - can you {action} {slots}?",
+    "Trying to {action} {slots} - can you do that?", "Can I get you to {action} {slots}?",
+    "would you be able to {action} {slots}?", "{Action} {slots}, thanks!", "I have to {action} {slots}.",
 )
 _ARTICLES = frozenset(("a", "an", "the"))
 _DANGLING = frozenset("a an the and or of for to in on at by with my your its their".split())
@@ -474,7 +477,8 @@ def action_candidates(description: str) -> list[str]:
     while len(cut) > 1 and cut[-1] in _DANGLING:
         cut.pop()
     bare = [w for w in cut if w not in _ARTICLES]
-    out = [" ".join(cut), " ".join(bare)]
+    # Four words and the slot after them would copy five of the description: drop the articles then.
+    out = [" ".join(cut), " ".join(bare)] if len(cut) <= 3 else [" ".join(bare), " ".join(cut[:3])]
     if bare:
         out.append(f"{bare[0]} this")
     return [c for c in out if c]

@@ -65,7 +65,7 @@ class LeakCheck:
         description: its description.
     """
 
-    __slots__ = ("raw", "name", "labels", "grams")
+    __slots__ = ("raw", "name", "labels", "grams", "cores")
 
     def __init__(self, tool: str, params: Iterable[str], description: str):
         words = name_words(tool)
@@ -75,6 +75,8 @@ class LeakCheck:
         self.labels = tuple(dict.fromkeys(f" {w} " for p in params if " " in (w := name_words(p))))
         d = WORD.findall(description.lower())
         self.grams = tuple(dict.fromkeys(" " + " ".join(d[i : i + 5]) + " " for i in range(len(d) - 4)))
+        # Every needle without its padding: a cheap first pass over the lower-cased text.
+        self.cores = tuple(n.strip() for n in ((self.name or ""), *self.labels, *self.grams) if n.strip())
 
     def flags(self, text: str, line: str | None = None) -> tuple[bool, bool, bool]:
         """(names the tool, prints a multi-word parameter name, copies 5 description words)."""
@@ -94,6 +96,18 @@ class LeakCheck:
         """
         if self.raw is not None and self.raw in text:
             return "leak_tool_name"
+        # First pass: a needle's words, space-separated, in the lower-cased text (with "_" and "-" as
+        # spaces). Almost every request passes here without splitting it into words (~2 µs against ~10);
+        # a hit is confirmed on the words. Needle words joined by other punctuation ("radius, meters")
+        # are left to the figures, which always split.
+        low = text.lower()
+        if "_" in low or "-" in low:
+            low = low.replace("_", " ").replace("-", " ")
+        for core in self.cores:
+            if core in low:
+                break
+        else:
+            return "label_style" if (": " in text or " set to " in text) and LABEL_STYLE.search(text) else None
         line = word_line(text)
         if self.name is not None and self.name in line:
             return "leak_tool_name"

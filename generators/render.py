@@ -97,8 +97,8 @@ class ToolRenderer:
             The system message text.
         """
         if today is not None:
-            return self.prefix[: self._prompt_len] + _today_part(self._prompt_len, today) + \
-                self.prefix[self._prompt_len :] + "".join([self._text[n] for n in names]) + TOOLS_FOOTER
+            return "".join([self.prefix[: self._prompt_len], _today_part(self._prompt_len, today),
+                            self.prefix[self._prompt_len :], *[self._text[n] for n in names], TOOLS_FOOTER])
         text = self._cache.get(names)
         if text is None:
             if len(self._cache) > 1024:  # offered sets rarely repeat at scale; keep memory flat
@@ -119,9 +119,10 @@ class ToolRenderer:
         """
         esc = self._esc_text
         if today is not None:
+            # One join: chained + would copy the ~10 KB message once per piece.
             part = orjson.dumps(_today_part(self._prompt_len, today))[1:-1]
-            return orjson.Fragment(self._esc_prompt + part + self._esc_header + b"".join([esc[n] for n in names])
-                                   + self._esc_footer)
+            return orjson.Fragment(b"".join([self._esc_prompt, part, self._esc_header, *[esc[n] for n in names],
+                                             self._esc_footer]))
         return orjson.Fragment(self._esc_prefix + b"".join([esc[n] for n in names]) + self._esc_footer)
 
     def system_utf8(self, names: tuple[str, ...], today: str | None = None) -> bytes:
@@ -136,8 +137,8 @@ class ToolRenderer:
         """
         raw = self._raw_text
         if today is not None:
-            return (self._raw_prompt + _today_part(self._prompt_len, today).encode() + self._raw_header
-                    + b"".join([raw[n] for n in names]) + self._raw_footer)
+            return b"".join([self._raw_prompt, _today_part(self._prompt_len, today).encode(), self._raw_header,
+                             *[raw[n] for n in names], self._raw_footer])
         return self._raw_prefix + b"".join([raw[n] for n in names]) + self._raw_footer
 
 

@@ -166,12 +166,10 @@ def _clarification(gen: Generator, sample: Sample) -> str | None:
 
 def _raw_mentions(gen: Generator, text: str, value: Any, tool: str, param: str, norm: str, now: Any) -> bool:
     # The value as the schema spells it, whatever the slot calls it ("gas_station", "gas station").
-    from generators.surface import mentions
-
     schema = gen.by_name[tool].properties[param]
     if now is not None and "now" in _MENTIONS_PARAMS:
-        return mentions(text, value, schema, name=param, norm=norm, now=now)  # type: ignore[call-arg]
-    return mentions(text, value, schema, name=param, norm=norm)
+        return surface.mentions(text, value, schema, name=param, norm=norm, now=now)  # type: ignore[call-arg]
+    return surface.mentions(text, value, schema, name=param, norm=norm)
 
 
 def _refusal(gen: Generator, sample: Sample) -> str | None:

@@ -127,3 +127,17 @@ def test_stats_list_tools_without_frames(tmp_path):
         assert "paraphras" in stats["warning"]
         assert "without hand-written frames" in (tmp_path / "README.md").read_text()
     assert realism.NO_FRAMES_WARNING
+
+
+def test_framed_datasets_are_byte_identical_for_the_same_spec_and_seed(tmp_path):
+    from generators.pipeline import generate_dataset
+    from generators.spec import DatasetSpec
+
+    reg = load_registry(FRAMES_DIR)
+    a = generate_dataset(reg, DatasetSpec(n=1200, seed=8), tmp_path / "a")
+    b = generate_dataset(reg, DatasetSpec(n=1200, seed=8), tmp_path / "b", workers=2)  # two chunks, two processes
+    assert a["files"] == b["files"]
+    rows = [json.loads(line) for line in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]
+    # hand-written frames in use, and the date stated in every system message
+    assert any(r["extra_info"]["template_id"].startswith("execution.frame.") for r in rows)
+    assert all("\n\nToday is " in r["prompt"][0]["content"] for r in rows)
