@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 WORD = re.compile(r"[a-z0-9]+")
-LABEL_STYLE = re.compile(r"\b\w+ set to |\b[a-z][a-z ]{2,30}: \S")
+# An emoji shortcode (":coffee: back soon") is what people type, not a label: no ":" before the word.
+LABEL_STYLE = re.compile(r"\b\w+ set to |(?<![:\w])[a-z][a-z ]{2,30}: \S")
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}")
 _SPLIT = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])")
 D3_SAMPLE = 1000  # requests the masked distinct-3-gram ratio is computed over
@@ -45,8 +46,8 @@ def name_words(name: str) -> str:
 def label_style(text: str) -> bool:
     """Whether the text uses the "x set to v" / "label: value" register (the regex only runs when it can match).
 
-    >>> [label_style(t) for t in ("units set to metric", "city: Oslo", "at 10:30", "in Oslo")]
-    [True, True, False, False]
+    >>> [label_style(t) for t in ("units set to metric", "city: Oslo", "at 10:30", "in Oslo", "with :coffee: on")]
+    [True, True, False, False, False]
     """
     return (": " in text or " set to " in text) and LABEL_STYLE.search(text) is not None
 

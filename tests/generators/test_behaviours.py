@@ -41,7 +41,7 @@ def test_every_execution_ground_truth_validates_and_is_in_the_text(name, seed):
     assert set(tool.required) <= set(call["parameters"])
     for param, value in call["parameters"].items():
         # by the value's form, or (enums, booleans) by a name its slot gives it
-        assert GEN.mentions(sample.text, value, name, param), (param, value, sample.text)
+        assert GEN.mentions(sample.text, value, name, param, now=sample.now), (param, value, sample.text)
 
 
 @SETTINGS

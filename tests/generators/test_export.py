@@ -30,8 +30,10 @@ def test_jsonl_records_have_the_seed_format(dataset):
     assert len(rows) == 1200
     for row in rows:
         assert list(row) == ["prompt", "tools", "behavior", "reward_model", "extra_info"]
-        system, user = row["prompt"]
+        system, *turns, user = row["prompt"]
         assert (system["role"], user["role"]) == ("system", "user")
+        # dialogues (answered clarifications) carry the request and the assistant's question between them
+        assert [m["role"] for m in turns] in ([], ["user", "assistant"])
         names = [t["function"]["name"] for t in row["tools"]]
         # every offered tool is in the system message, in the same order
         positions = [system["content"].index(f'"name": "{n}"') for n in names]
