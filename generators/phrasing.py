@@ -36,6 +36,7 @@ CLOSER_SHARE = 0.12
 OPENERS = ("hey, ", "Hi! ", "hi - ", "ok so ", "Quick one. ", "Morning! ", "hello, ", "Hey there. ", "so ",
            "Hi, ")
 CLOSERS = (" thanks", " Thanks!", " thx", " please", " cheers", " Thank you.", " ty", " Thanks in advance.")
+_GREETINGS = frozenset(("hi", "hey", "hello", "morning", "hiya"))  # a text that greets gets no opener
 # How add-ons (the call's parameters a frame lacks) join the sentence, before its final punctuation.
 ADDON_JOINERS = (", ", " ", ", and ", " - ", ", ", ", ")
 
@@ -596,8 +597,10 @@ def _shuffled(items: list[str], rng: random.Random) -> list[str]:
 def _join_addons(phrases: list[str], rng: random.Random) -> str:
     if len(phrases) <= 1:
         return "".join(phrases)
-    if rng.random() < 0.7:
-        return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    last = phrases[-1]
+    # A phrase that brings its own "and" ("and tell them ...") takes a comma, not a second "and".
+    if rng.random() < 0.7 and not last.startswith("and "):
+        return ", ".join(phrases[:-1]) + " and " + last
     return ", ".join(phrases)
 
 
@@ -610,7 +613,10 @@ def _add_on(text: str, addon: str, rng: random.Random) -> str:
         body = body[:-1]
     r = rng.random()
     if r < 0.8 or not end:
-        return body + ADDON_JOINERS[int(rng.random() * len(ADDON_JOINERS))] + addon + end
+        joiner = ADDON_JOINERS[int(rng.random() * len(ADDON_JOINERS))]
+        if addon.startswith("and ") and joiner == ", and ":
+            joiner = ", "
+        return body + joiner + addon + end
     if r < 0.9:
         return f"{body}{end} {addon[:1].upper()}{addon[1:]}."
     return f"{body} ({addon}){end}"
@@ -630,7 +636,7 @@ def _style(text: str, rng: random.Random, first_literal: str) -> str:
             i = m.start() + 1 + int(rng.random() * (m.end() - m.start() - 3))
             text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     r = rng.random()
-    if r < OPENER_SHARE:
+    if r < OPENER_SHARE and text.split(" ", 1)[0].lower().strip(",!.-") not in _GREETINGS:
         opener = OPENERS[int(rng.random() * len(OPENERS))]
         lower_next = opener[-2:-1] in (",", "-", "o")
         if lower_next and text[:1].isupper() and text[1:2].islower() and not text.startswith("I "):
