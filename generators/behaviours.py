@@ -446,7 +446,7 @@ class Generator:
         """
         if norm is None:
             norm = normalize_text(text)
-        return _slot_mentioned(text, norm, value, self.phrasing[tool].slots[param], now)
+        return slot_mentioned(text, norm, value, self.phrasing[tool].slots[param], now)
 
     def any_value_named(self, norm: str, tool: str, param: str) -> bool:
         """Whether the text names any value of a parameter whose slot names its values (clarification check)."""
@@ -454,16 +454,17 @@ class Generator:
         return names is not None and any(names_mentioned(norm, ns) for ns in names.values())
 
 
-def _slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.datetime | None) -> bool:
+def slot_mentioned(text: str, norm: str, value: Any, slot: Slot, now: dt.datetime | None) -> bool:
+    """Whether `text` (normalised: `norm`) carries `value` of the parameter `slot` phrases (`Generator.mentions`)."""
     if slot.values is not None:
         return _named_value_mentioned(norm, value, slot.value_names)
     if slot.fields is None and slot.composed_fields and type(value) is dict:
         composed = slot.composed_fields
-        return all(_slot_mentioned(text, norm, v, composed[k], now) if k in composed else mentions(text, v, norm=norm)
+        return all(slot_mentioned(text, norm, v, composed[k], now) if k in composed else mentions(text, v, norm=norm)
                    for k, v in value.items())
     if slot.fields is not None and type(value) is dict:
         fields = slot.fields
-        return all(_slot_mentioned(text, norm, v, fields[k], now) if k in fields else mentions(text, v, norm=norm)
+        return all(slot_mentioned(text, norm, v, fields[k], now) if k in fields else mentions(text, v, norm=norm)
                    for k, v in value.items())
     if now is not None and _MENTIONS_NOW:
         return mentions(text, value, slot.schema, name=slot.name, norm=norm, now=now)  # type: ignore[call-arg]

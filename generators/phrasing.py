@@ -13,6 +13,7 @@ text from a tool file can never run code or reach attributes.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -35,6 +36,7 @@ CLOSER_SHARE = 0.12
 OPENERS = ("hey, ", "Hi! ", "hi - ", "ok so ", "Quick one. ", "Morning! ", "hello, ", "Hey there. ", "so ",
            "Hi, ")
 CLOSERS = (" thanks", " Thanks!", " thx", " please", " cheers", " Thank you.", " ty", " Thanks in advance.")
+_GREETINGS = frozenset(("hi", "hey", "hello", "morning", "hiya"))  # a text that greets gets no opener
 # How add-ons (the call's parameters a frame lacks) join the sentence, before its final punctuation.
 ADDON_JOINERS = (", ", " ", ", and ", " - ", ", ", ", ")
 
@@ -576,8 +578,7 @@ class ToolPhrasing:
         """
         slots = self.slots
         if frame is None:
-            order = list(args)
-            rng.shuffle(order)
+            order = _shuffled(list(args), rng)
             fid, head, tail = self.generic[int(rng.random() * len(self.generic))]
             phrases = [slots[p].render(args[p], rng, say) for p in order]
             body = _join_addons(phrases, rng)
@@ -591,16 +592,33 @@ class ToolPhrasing:
         rest = [p for p in args if p not in frame.params]
         if rest:
             if len(rest) > 1:
-                rng.shuffle(rest)
+                rest = _shuffled(rest, rng)
             text = _add_on(text, _join_addons([slots[p].render(args[p], rng, say) for p in rest], rng), rng)
         return _style(text, rng, tpl.literals[0]), frame.id
+
+
+_PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 7))
+
+
+def _shuffled(items: list[str], rng: random.Random) -> list[str]:
+    # One rng.random() into a table of permutations (rng.shuffle draws once per item, ~0.4 µs each).
+    n = len(items)
+    if n <= 1:
+        return items
+    if n > len(_PERMUTATIONS):
+        rng.shuffle(items)
+        return items
+    perms = _PERMUTATIONS[n - 1]
+    return [items[i] for i in perms[int(rng.random() * len(perms))]]
 
 
 def _join_addons(phrases: list[str], rng: random.Random) -> str:
     if len(phrases) <= 1:
         return "".join(phrases)
-    if rng.random() < 0.7:
-        return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    last = phrases[-1]
+    # A phrase that brings its own "and" ("and tell them ...") takes a comma, not a second "and".
+    if rng.random() < 0.7 and not last.startswith("and "):
+        return ", ".join(phrases[:-1]) + " and " + last
     return ", ".join(phrases)
 
 
@@ -613,7 +631,10 @@ def _add_on(text: str, addon: str, rng: random.Random) -> str:
         body = body[:-1]
     r = rng.random()
     if r < 0.8 or not end:
-        return body + ADDON_JOINERS[int(rng.random() * len(ADDON_JOINERS))] + addon + end
+        joiner = ADDON_JOINERS[int(rng.random() * len(ADDON_JOINERS))]
+        if addon.startswith("and ") and joiner == ", and ":
+            joiner = ", "
+        return body + joiner + addon + end
     if r < 0.9:
         return f"{body}{end} {addon[:1].upper()}{addon[1:]}."
     return f"{body} ({addon}){end}"
@@ -633,7 +654,7 @@ def _style(text: str, rng: random.Random, first_literal: str) -> str:
             i = m.start() + 1 + int(rng.random() * (m.end() - m.start() - 3))
             text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     r = rng.random()
-    if r < OPENER_SHARE:
+    if r < OPENER_SHARE and text.split(" ", 1)[0].lower().strip(",!.-") not in _GREETINGS:
         opener = OPENERS[int(rng.random() * len(OPENERS))]
         lower_next = opener[-2:-1] in (",", "-", "o")
         if lower_next and text[:1].isupper() and text[1:2].islower() and not text.startswith("I "):

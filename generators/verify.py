@@ -19,7 +19,7 @@ import inspect
 from typing import Any
 
 from generators import direct, refusals, surface
-from generators.behaviours import Generator, Sample, unrelated_overlap
+from generators.behaviours import Generator, Sample, slot_mentioned, unrelated_overlap
 from generators.surface import normalize_text
 
 _MENTIONS_PARAMS = frozenset(inspect.signature(surface.mentions).parameters)
@@ -85,8 +85,9 @@ def _execution(gen: Generator, sample: Sample) -> str | None:
         return leak
     norm = normalize_text(sample.text)
     text, now = sample.text, sample.now
+    slots = gen.phrasing[name].slots
     for param, value in sample.args.items():
-        if not gen.mentions(text, value, name, param, norm=norm, now=now):
+        if not slot_mentioned(text, norm, value, slots[param], now):
             return "execution_value_not_in_text"
     return None
 

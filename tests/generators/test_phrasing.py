@@ -238,3 +238,15 @@ def test_split_template():
 
 def test_validate_phrasing_without_fields_is_empty():
     assert validate_phrasing({}, PROPS) == []
+
+
+def test_no_doubled_and_and_no_second_greeting():
+    slots = dict(SLOTS, radius_meters=["and within {value} metres"])
+    phrasing = _phrasing(["Hi, any {place_type} {location}?"], slots)
+    rng = random.Random(9)
+    args = {"location": "Oslo", "place_type": "pharmacy", "radius_meters": 300, "open_now": True}
+    for _ in range(300):
+        text, _ = phrasing.render(phrasing.frames[0], args, rng, _say)
+        # an add-on with its own "and" is not joined by another; a frame that greets gets no opener
+        assert "and and" not in text
+        assert text.lower().startswith("hi, any")
