@@ -21,6 +21,7 @@ from typing import Any
 
 WORD = re.compile(r"[a-z0-9]+")
 # An emoji shortcode (":coffee: back soon") is what people type, not a label: no ":" before the word.
+_QUOTED = re.compile(r'"[^"]*"')
 LABEL_STYLE = re.compile(r"\b\w+ set to |(?<![:\w])[a-z][a-z ]{2,30}: \S")
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}")
 _SPLIT = re.compile(r"[_\W]+|(?<=[a-z])(?=[A-Z])")
@@ -46,10 +47,15 @@ def name_words(name: str) -> str:
 def label_style(text: str) -> bool:
     """Whether the text uses the "x set to v" / "label: value" register (the regex only runs when it can match).
 
-    >>> [label_style(t) for t in ("units set to metric", "city: Oslo", "at 10:30", "in Oslo", "with :coffee: on")]
-    [True, True, False, False, False]
+    >>> [label_style(t) for t in ("units set to metric", "city: Oslo", "at 10:30", "in Oslo", "with :coffee: on",
+    ...                           'subject "re: budget" please')]
+    [True, True, False, False, False, False]
     """
-    return (": " in text or " set to " in text) and LABEL_STYLE.search(text) is not None
+    if not (": " in text or " set to " in text):
+        return False
+    if '"' in text:  # a quoted value ('subject "Re: budget"') is the user's text, not a label
+        text = _QUOTED.sub('""', text)
+    return LABEL_STYLE.search(text) is not None
 
 
 def word_line(text: str) -> str:
@@ -108,7 +114,7 @@ class LeakCheck:
             if core in low:
                 break
         else:
-            return "label_style" if (": " in text or " set to " in text) and LABEL_STYLE.search(text) else None
+            return "label_style" if (": " in text or " set to " in text) and label_style(text) else None
         line = word_line(text)
         if self.name is not None and self.name in line:
             return "leak_tool_name"
