@@ -39,7 +39,7 @@ _GENERIC_NAME_WORDS = frozenset(
 )
 # Parallel requests: the share that calls the same tool twice, and how the two requests are joined.
 SAME_TOOL_SHARE = 0.5
-PARALLEL_JOINERS = (" Also, ", " And ", " Then ", " Oh and ", " Plus, ", " After that, ", "\n\n", " Second thing: ",
+PARALLEL_JOINERS = (" Also, ", " And ", " Then ", " Oh and ", " Plus, ", " After that, ", "\n\n", " Second, ",
                     " While you're at it, ", " and also ")
 # Dialogues: the assistant's question about the missing values, and the user's answer around its slot phrases.
 QUESTION_FRAMES = ("Sure - what {what} should I use?", "Happy to help. Could you tell me the {what}?",

@@ -314,6 +314,8 @@ class Slot:
         else:
             said = say(value, self.schema, self.name)
         before, after = self.pairs[int(rng.random() * len(self.pairs))]
+        if said[:3] in ("on ", "at ") and _AFTER_PREPOSITION.search(before):
+            said = said[3:]  # a date says "on 14 March"; "from on 14 March" reads "from 14 March"
         return before + said + after
 
     def _render_fields(self, value: dict[str, Any], rng: random.Random, say: Say) -> str:
@@ -340,6 +342,11 @@ class Slot:
         props = self.schema.get("properties", {})
         return tpl.fill([say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)
                          for f in tpl.names])
+
+
+# Words after which a date or time drops its own "on" / "at" ("until at 8pm" -> "until 8pm").
+_AFTER_PREPOSITION = re.compile(r"\b(from|since|until|till|through|thru|before|after|by|including|between|and|to|"
+                                r"or|than|as of)\s*$", re.I)
 
 
 def _norm(text: str) -> str:
