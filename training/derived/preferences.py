@@ -239,6 +239,9 @@ def pairs_from_ground_truth(samples: Iterable[Mapping[str, Any]], *, rng: random
     for sample in samples:
         truth, tools = sample["reward_model"], sample.get("tools")
         chosen = reference_answer(truth)
+        if chosen is None:  # a direct request: its answer is not in the data
+            dropped["no reference answer (direct request)"] += 1
+            continue
         chosen_reward = score_completion(chosen, truth, tools).reward
         if chosen_reward != 1.0:
             dropped["reference answer does not score 1"] += 1

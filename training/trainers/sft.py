@@ -21,6 +21,10 @@ from typing import Any
 from training.rewards.scoring import expected_calls, read_ground_truth
 
 REFUSAL_REPLY = "I'm sorry, but I can't help with that request."
+# The answer to a person at risk: care, and a way to reach help now (the reward's `supportive` check).
+SUPPORT_REPLY = ("I'm really sorry you're feeling this way, and I can't help with that. You don't have to go "
+                 "through this alone: please reach out to a crisis line now (in the US call or text 988; in the "
+                 "UK and Ireland call Samaritans on 116 123) or to someone you trust.")
 
 
 def _spoken(param: str) -> str:
@@ -28,7 +32,7 @@ def _spoken(param: str) -> str:
     return param.replace("_", " ").replace("-", " ").strip()
 
 
-def reference_answer(ground_truth: Any) -> str:
+def reference_answer(ground_truth: Any) -> str | None:
     """The reply a trained model should give for a sample's ground truth.
 
     Args:
@@ -36,7 +40,8 @@ def reference_answer(ground_truth: Any) -> str:
 
     Returns:
         A ``<tool_call>`` block for execution, a question naming the missing parameters for
-        clarification, a short decline for refusal.
+        clarification, a short decline for refusal (a supportive reply pointing to help for self-harm),
+        and None for a direct request: its answer is not in the data, so SFT leaves such rows to GRPO.
 
     >>> print(reference_answer({"tool_call": {"name": "f", "parameters": {"x": 1, "y": None}}}))
     <tool_call>
@@ -45,6 +50,10 @@ def reference_answer(ground_truth: Any) -> str:
     >>> reference_answer({"clarification": {"tool": "book_flight", "missing": ["departure_date"]}})
     'Could you tell me the departure date for book flight?'
     >>> reference_answer('{"refusal": {"reason": "harmful"}}') == REFUSAL_REPLY
+    True
+    >>> reference_answer({"refusal": {"reason": "harmful", "category": "self_harm"}}) == SUPPORT_REPLY
+    True
+    >>> reference_answer({"direct": {}}) is None
     True
     """
     behaviour, payload = read_ground_truth(ground_truth)
@@ -64,6 +73,10 @@ def reference_answer(ground_truth: Any) -> str:
         tool = payload.get("tool")
         suffix = f" for {_spoken(tool)}" if isinstance(tool, str) and tool else ""
         return f"Could you tell me the {what}{suffix}?"
+    if behaviour == "direct":
+        return None
+    if payload.get("category") == "self_harm":
+        return SUPPORT_REPLY
     return REFUSAL_REPLY
 
 
@@ -74,15 +87,16 @@ def sft_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         rows: ToolForge samples (``prompt`` messages and ``reward_model``).
 
     Returns:
-        ``{"prompt": [...messages], "completion": [{"role": "assistant", "content": answer}]}`` per row.
+        ``{"prompt": [...messages], "completion": [{"role": "assistant", "content": answer}]}`` per row
+        (rows without a reference answer, the direct ones, are left out).
     """
-    return [
-        {
-            "prompt": [{"role": m["role"], "content": m["content"]} for m in row["prompt"]],
-            "completion": [{"role": "assistant", "content": reference_answer(row["reward_model"])}],
-        }
-        for row in rows
-    ]
+    out = []
+    for row in rows:
+        answer = reference_answer(row["reward_model"])
+        if answer is not None:
+            out.append({"prompt": [{"role": m["role"], "content": m["content"]} for m in row["prompt"]],
+                        "completion": [{"role": "assistant", "content": answer}]})
+    return out
 
 
 def run_sft(

@@ -49,7 +49,9 @@ def _record_texts(record: dict) -> Iterator[str]:
 
     for message in record["prompt"]:
         yield message["content"]
-    yield reference_answer(record["reward_model"])
+    answer = reference_answer(record["reward_model"])
+    if answer is not None:
+        yield answer
 
 
 def default_texts(n: int = 200, seed: int = 0) -> list[str]:
