@@ -685,7 +685,7 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
     "ooo_message": ("{ooo_form}",),
     "visit_reason": ("{Symptom_med} {med_when}", "{checkup}", "{checkup} and {symptom_med}",
                      "Check on {symptom_med}"),
-    "deploy_reason": ("{Metric} {rose} {release}", "{breakage}", "Rolling back since {metric} {rose} {release}",
+    "deploy_reason": ("{Metric} {rose} {release}", "{breakage}", "{Metric} {rose} {release}, so rolling back",
                       "{breakage}; rolling back"),
     "special_request": ("{ask}", "{ask}. {ask_extra}"),
     "table_request": ("{table_ask}", "{table_ask}. {table_extra}"),
