@@ -144,8 +144,8 @@ def call(name: str, args: str) -> str:
         # both parallel calls, in reverse order
         ("parallel_multiple_2", call("math.factorial", '{"number": 7}') + "\n"
          + call("spotify.play", '{"artist": "Taylor Swift", "duration": 20}'), 1.0, 1.0, (3, 0, 0)),
-        # only one of the two parallel calls: no credit (the names do not match as a multiset)
-        ("parallel_multiple_2", call("math.factorial", '{"number": 7}'), 0.0, 0.0, (1, 0, 2)),
+        # only one of the two parallel calls, that one exact: a little tiered credit, none in binary
+        ("parallel_multiple_2", call("math.factorial", '{"number": 7}'), 0.25, 0.0, (1, 0, 2)),
         # a malformed reply stays 0
         ("simple_1", '<tool_call>{"name": "math.factorial"', 0.0, 0.0, (0, 0, 1)),
         # irrelevance: a decline is right, any call wrong
