@@ -194,12 +194,39 @@ def surface(
         item_name = _singular(name)
         return _join([surface(v, items, item_name, rng, currency=currency, now=now) for v in value])
     if t is dict:
-        props = schema.get("properties", {}) if isinstance(schema, dict) else {}
-        cur = value.get("currency") if isinstance(value.get("currency"), str) else currency
-        parts = [f"{humanize(k)} {surface(v, props.get(k, {}), k, rng, currency=cur, now=now)}"
-                 for k, v in value.items()]
-        return _join(parts)
+        return _surface_object(value, schema, rng, currency, now)
     return str(value)
+
+
+_QUANTITY_FIELDS = frozenset(("quantity", "qty", "count", "portions", "units"))
+
+
+def _surface_object(
+    value: dict[str, Any], schema: Any, rng: random.Random, currency: str | None, now: dt.datetime | None
+) -> str:
+    """An object as a person lists it: ids bare, a quantity as "2 x", free text in brackets, other fields
+    after one word of their name ("size M"), never a multi-word field name as a label.
+
+    >>> _surface_object({"menu_item_id": "DSH-101", "quantity": 2, "notes": "no onions"}, {}, random.Random(0),
+    ...                 None, None)
+    '2 x DSH-101 (no onions)'
+    """
+    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    cur = value.get("currency") if isinstance(value.get("currency"), str) else currency
+    head, qty, rest = [], "", []
+    for k, v in value.items():
+        text = surface(v, props.get(k, {}), k, rng, currency=cur, now=now)
+        if k == "id" or k.endswith(("_id", "Id")):
+            head.append(text)
+        elif k in _QUANTITY_FIELDS and type(v) is int:
+            qty = f"{text} x "
+        elif type(v) is str and " " in v.strip():
+            rest.append(f"({text})")
+        else:
+            rest.append(f"{humanize(k).split()[-1]} {text}")
+    if head:
+        return " ".join([qty + " ".join(head), *rest])
+    return (qty + _join(rest)) if rest else qty.strip()
 
 
 @functools.lru_cache(maxsize=1024)

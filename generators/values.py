@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 import random
 import re
@@ -500,6 +501,20 @@ def _special_string(kind: str, name: str, schema: dict[str, Any], ctx: _Context)
 # country, an email that belongs to the named person, poll options that answer the poll's question.
 
 _MINUTES = (0, 0, 0, 15, 30, 30, 45)
+@functools.lru_cache(maxsize=1024)
+def _column_fits(schema_json: str, column: int) -> bool:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(schema_json))
+    # the address column is composed from the row (street + city), so only the stored columns are checked
+    return all(validator.is_valid(row[column]) for row in vocab.LOCATIONS if column < len(row))
+
+
+def _table_fits(schema: dict[str, Any], column: int) -> bool:
+    """Whether every value of a location-table column is valid for the field (table values replace samples)."""
+    return _column_fits(json.dumps(schema, sort_keys=True, default=str), column)
+
+
 _LOCATION_COLUMNS = {"city": 0, "state": 1, "country": 2, "country_code": 3, "address": 4}
 _DISTINCT_KINDS = frozenset({"currency_code", "iata_code", "city", "station", "country_code", "language_code"})
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -587,7 +602,9 @@ def _build_plan(schema: dict[str, Any], ctx: _Context) -> _Plan:
     by_kind: dict[str, list[str]] = {}
     for k, kind in kinds.items():
         by_kind.setdefault(kind, []).append(k)
-    location = [(k, _LOCATION_COLUMNS[kind]) for k, kind in kinds.items() if kind in _LOCATION_COLUMNS]
+    # Table values replace the sampled ones, so only fields free of their own constraints take part.
+    location = [(k, _LOCATION_COLUMNS[kind]) for k, kind in kinds.items()
+                if kind in _LOCATION_COLUMNS and _table_fits(props[k], _LOCATION_COLUMNS[kind])]
     if len({col for _, col in location}) < 2 or len(location) != len({col for _, col in location}):
         location = []  # one place named several ways; two cities are two places
     distinct = [(kind, *keys) for kind, keys in by_kind.items() if kind in _DISTINCT_KINDS and len(keys) > 1
