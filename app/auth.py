@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -90,6 +91,28 @@ def create_key(session: Session, name: str, scopes: list[str], secret: str | Non
                            scopes=",".join(sorted(set(scopes)))))
         session.commit()
     return key
+
+
+def find_key(session: Session, ident: str) -> ApiKey | None:
+    """The key row named by its id (`key_...`), its prefix, or the whole key (`tf_<prefix>_<secret>`)."""
+    ident = ident.strip()
+    return (session.get(ApiKey, ident)
+            or session.scalar(select(ApiKey).where(ApiKey.prefix == ident))
+            or session.scalar(select(ApiKey).where(ApiKey.prefix == _prefix_of(ident))))
+
+
+def revoke_key(session: Session, ident: str) -> ApiKey | None:
+    """Revoke a key (it stops working at the next request: every request looks its row up); None if unknown.
+
+    Revoking an already revoked key keeps its first revocation time.
+    """
+    row = find_key(session, ident)
+    if row is None:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.commit()
+    return row
 
 
 def _prefix_of(key: str) -> str:

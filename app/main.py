@@ -15,7 +15,7 @@ from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
 from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from app.routes import datasets, events, health, jobs, models, rewards, tools
+from app.routes import datasets, events, health, jobs, keys, models, rewards, tools
 from app.services.derived import UPLOAD_PATH
 from app.services.generation import Dispatcher
 from app.services.tools import seed_from_registry
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.state.caches = RouteCaches()
     install_error_handlers(app)
     for router in (tools.router, datasets.router, jobs.router, models.router, events.router, rewards.router,
-                   health.router):
+                   keys.router, health.router):
         app.include_router(router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_paths=UPLOAD_PATH,

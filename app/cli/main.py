@@ -227,6 +227,22 @@ def data_stats(
         typer.echo(f"warning: {', '.join(fig['tools_without_frames'])}: {fig.get('warning', '')}")
 
 
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="The key's id (key_...), prefix, or the key itself.")]) -> None:
+    """Revoke an API key in the service's database: it stops working at the next request."""
+    from app.auth import revoke_key
+    from app.db import make_engine, make_sessionmaker, migrate
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    with make_sessionmaker(engine)() as session:
+        row = revoke_key(session, key)
+        if row is None:
+            raise fail(f"no API key {key!r} (give its id, its prefix or the key)")
+        typer.echo(f"revoked {row.id} ({row.name}, {row.scopes}) at {row.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
 from app.cli.datasets import datasets_app  # noqa: E402 - the HTTP client commands live in their own module
 
 app.add_typer(datasets_app, name="datasets")

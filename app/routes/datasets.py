@@ -34,7 +34,10 @@ def _base_url(request: Request) -> str:
 
 
 @router.post("", response_model=DatasetPublic, status_code=202,
-             responses={200: {"description": "The same spec and seed already had this version."}})
+             responses={200: {"description": "The same spec and seed already had this version."},
+                        202: {"description": "Queued; `Location` is the version to follow.",
+                              "headers": {"Location": {"description": "/v1/datasets/{id}",
+                                                       "schema": {"type": "string"}}}}})
 def create_dataset(
     body: DatasetCreate, request: Request, response: Response, session: SessionDep, _: WriteDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
@@ -59,6 +62,8 @@ def create_dataset(
     public = datasets_service.to_public(session, version, _base_url(request))
     status = 202 if created or version.status == "pending" else 200
     response.status_code = status
+    if status == 202:  # where to follow it (a path: the Host header is never reflected)
+        response.headers["Location"] = f"/v1/datasets/{version.id}"
     if idempotency_key:
         record = session.get(IdempotencyRecord, idempotency_key)
         if record is not None:
@@ -88,8 +93,11 @@ def _claim_key(session: SessionDep, key: str, request_hash: str) -> Response | N
         if record.request_sha256 != request_hash:
             raise InvalidInput("this Idempotency-Key was used with a different request body; use a new key")
         if record.status_code != IN_PROGRESS:
+            headers = {"Idempotent-Replayed": "true"}
+            if record.status_code == 202 and record.response.get("id"):
+                headers["Location"] = f"/v1/datasets/{record.response['id']}"
             return Response(orjson.dumps(record.response), status_code=record.status_code,
-                            media_type="application/json", headers={"Idempotent-Replayed": "true"})
+                            media_type="application/json", headers=headers)
         if (now() - record.created_at).total_seconds() > ABANDONED_AFTER_S:
             # Its request died between taking the key and answering: take it over.
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key == key,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from app.api_models import ToolImport, ToolImportResult, ToolPublic, ToolsPublic
 from app.auth import ReadDep, WriteDep
 from app.db import SessionDep
-from app.errors import InvalidInput
+from app.errors import InvalidInput, InvalidSchema
 from app.json_body import StrictJSONRoute
 from app.services import tools as tools_service
 
@@ -78,10 +78,14 @@ def import_tools(body: ToolImport, request: Request, session: SessionDep, _: Wri
     except ImportFormatError as exc:
         raise InvalidInput(f"content: {exc}") from exc
     limits = request.app.state.settings.registry_limits()
-    imported = [tools_service.register(session, doc, limits)[0] for doc in result.tools]
+    imported, refused = [], [{"name": r.name, "reason": r.reason} for r in result.refused]
+    for doc in result.tools:
+        try:
+            imported.append(tools_service.register(session, doc, limits)[0])
+        except InvalidSchema as exc:  # e.g. a schema no value satisfies: refuse this tool, keep the others
+            refused.append({"name": doc["function"]["name"], "reason": exc.detail})
     session.commit()
-    return ToolImportResult(imported=[ToolPublic.model_validate(r) for r in imported],
-                            refused=[{"name": r.name, "reason": r.reason} for r in result.refused],
+    return ToolImportResult(imported=[ToolPublic.model_validate(r) for r in imported], refused=refused,
                             renamed=result.renamed)
 
 

@@ -172,15 +172,24 @@ def delete_dataset(session: Session, dataset_id: str) -> None:
     session.commit()
 
 
-def mark_ready(session: Session, dataset_id: str, manifest: dict[str, Any]) -> None:
-    """Publish a version (the caller commits, together with the job's success)."""
+def mark_ready(session: Session, dataset_id: str, manifest: dict[str, Any],
+               skipped_tools: dict[str, str] | None = None) -> None:
+    """Publish a version (the caller commits, together with the job's success).
+
+    `skipped_tools` (tool -> reason) names tools left out because their arguments cannot be generated; it is
+    recorded as the version's `error` note and in the `dataset.ready` event.
+    """
     version = get_dataset(session, dataset_id)
     version.manifest = manifest
     version.status = "ready"
     version.ready_at = now()
     version.error = None
-    publish(session, "dataset.ready", dataset_id, {"name": version.name, "counts": manifest.get("counts", {}),
-                                                   "split": version.spec.get("split")})
+    payload = {"name": version.name, "counts": manifest.get("counts", {}), "split": version.spec.get("split")}
+    if skipped_tools:
+        version.error = "tools left out (their arguments cannot be generated): " + "; ".join(
+            f"{name}: {why}" for name, why in sorted(skipped_tools.items()))
+        payload["skipped_tools"] = skipped_tools
+    publish(session, "dataset.ready", dataset_id, payload)
 
 
 def train_config(train: dict[str, Any] | None) -> dict[str, Any] | None:

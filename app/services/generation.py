@@ -31,6 +31,7 @@ from app.services.sample_index import build_index
 from app.services.tools import registry_from_documents
 from app.settings import Settings
 from app.storage import ArtifactStore, StorageError
+from generators.satisfiable import drop_ungeneratable
 
 log = logging.getLogger("toolforge.generation")
 
@@ -153,6 +154,14 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
         refused = settings.outbound_refusals(spec.paraphrase)  # queued before the operator narrowed the lists
         if refused:
             raise ValueError("; ".join(r.detail for r in refused))
+        # A tool whose arguments cannot be generated (stored before registration checked it) is left out and
+        # reported on the job, so it cannot fail every dataset; one the spec names fails this one, saying why.
+        registry, skipped = drop_ungeneratable(registry)
+        named = sorted(set(skipped) & set(spec.tools.names or ()))
+        if named:
+            raise ValueError("; ".join(f"tool {n!r} cannot be generated: {skipped[n]}" for n in named))
+        if skipped:
+            log.warning("generation job %s: tools left out: %s", job_id, skipped)
         progress(0, spec.n)
         generated = generate_dataset(registry, spec, work, progress=progress, workers=settings.generation_workers,
                                      paraphrase_cache=settings.data_dir / "paraphrase-cache.sqlite")
@@ -161,7 +170,10 @@ def run_job(job_id: str, owner: str, settings: Settings, sessions: sessionmaker[
             if not jobs_service.finish(session, job_id, owner, "succeeded"):
                 session.rollback()
                 raise JobAborted("job no longer leased to this process")
-            datasets_service.mark_ready(session, dataset_id, manifest)
+            datasets_service.mark_ready(session, dataset_id, manifest, skipped_tools=skipped)
+            if skipped:
+                finished = jobs_service.get_job(session, job_id)
+                finished.metrics = {**(finished.metrics or {}), "skipped_tools": skipped}
             train = payload.get("train")
             if train:
                 jobs_service.create_job(session, "training", {"config": train}, dataset_id)

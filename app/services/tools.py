@@ -14,6 +14,7 @@ from app.caches import BoundedCache
 from app.errors import InvalidSchema, NotFound
 from app.models import ToolVersion, now
 from generators.registry import Limits, Registry, Tool, parse_tool
+from generators.satisfiable import generation_problems
 
 log = logging.getLogger("toolforge")
 # The registry built from the live rows, keyed by their ids (one entry: the current registry state).
@@ -59,6 +60,14 @@ def register(session: Session, doc: Any, limits: Limits, source: str = "body") -
     )
     if current is not None and current.sha256 == digest and current.retired_at is None:
         return current, False
+    # A valid schema may still admit no value the generator can build: refuse it now, not in every dataset.
+    unsatisfiable = generation_problems(tool)
+    if unsatisfiable:
+        raise InvalidSchema(
+            f"/function/parameters: the generator cannot make samples for {tool.name!r}: " + "; ".join(unsatisfiable)
+            + "; make the schema satisfiable (compare minimum/maximum, allOf types, not, pattern vs length)",
+            extra={"problems": [{"pointer": "/function/parameters", "message": m} for m in unsatisfiable]},
+        )
     row = ToolVersion(name=tool.name, version=(current.version + 1) if current else 1, domain=tool.domain,
                       split=tool.split, sha256=digest, document=doc)
     session.add(row)

@@ -57,7 +57,8 @@ def _scopes(route: APIRoute | None) -> set[str]:
 
 ROUTES = _routes()
 WRITES = [(m, p, r) for m, p, r in ROUTES if m != "GET"]
-READS = [(m, p, r) for m, p, r in ROUTES if m == "GET" and p not in OPEN]
+ADMIN_READS = {"/v1/keys"}  # key records: admin only, whatever TOOLFORGE_OPEN_READS says
+READS = [(m, p, r) for m, p, r in ROUTES if m == "GET" and p not in OPEN | ADMIN_READS]
 
 
 def _url(path: str) -> str:
