@@ -83,8 +83,10 @@ CASES = [
       id="parallel-any-order"),
     # The same call twice cannot stand for both.
     P("parallel_2", block("math.factorial", {"number": 5}) * 2, 0.5, id="parallel-duplicate"),
-    # Only one of two expected calls: the names do not match as a multiset.
-    P("parallel_2", block("math.factorial", {"number": 5}), 0.0, id="parallel-one-missing"),
+    # Only one of two expected calls, that one exact: a little tiered credit (none in binary).
+    P("parallel_2", block("math.factorial", {"number": 5}), 0.25, id="parallel-one-missing"),
+    # Only one of two expected calls, and it is wrong: nothing.
+    P("parallel_2", block("math.factorial", {"number": 6}), 0.0, id="parallel-one-missing-wrong"),
     # Two different tools, swapped, one optional argument left out.
     P("parallel_multiple_3", block("math.factorial", {"number": 7}) + block("spotify.play",
       {"artist": "Taylor Swift"}), 1.0, id="parallel-multiple"),

@@ -57,7 +57,7 @@ def test_dpo_trains_the_tiny_model(pairs, tmp_path: Path):
     from training.trainers.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny")
-    cfg = TrainingConfig.from_dict({"method": "dpo", "base_model": str(model), "max_steps": 3, "prompts_per_step": 4,
+    cfg = TrainingConfig.from_dict({"method": "dpo", "base_model": str(model), "max_steps": 8, "prompts_per_step": 4,
                                     "per_device_train_batch_size": 4, "learning_rate": 1e-3, "save_steps": 100,
                                     "use_cpu": True})
     trainer = make_dpo_trainer(cfg, model, pairs, tmp_path / "out")

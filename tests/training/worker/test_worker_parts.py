@@ -34,8 +34,9 @@ def test_trl_rows_are_conversational_with_reward_columns(rows: list[dict[str, An
     built = trl_rows(rows)
     assert len(built) == len(rows)
     for src, row in zip(rows, built, strict=True):
-        # The prompt is the system (tools rendered) + user messages, unchanged.
-        assert row["prompt"] == src["prompt"] and [m["role"] for m in row["prompt"]] == ["system", "user"]
+        # The prompt is the system (tools rendered) + user messages (a dialogue's earlier turns between), unchanged.
+        assert row["prompt"] == src["prompt"]
+        assert [m["role"] for m in row["prompt"]] in (["system", "user"], ["system", "user", "assistant", "user"])
         # Ground truth and tools as JSON text, equal to the sample's.
         assert json.loads(row["reward_model"]) == src["reward_model"]["ground_truth"]
         assert json.loads(row["tools"]) == src["tools"]
