@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 
 def card_yaml_header(data_files: Mapping[str, str] | None = None, config_name: str = "default",
@@ -45,3 +46,22 @@ def card_yaml_header(data_files: Mapping[str, str] | None = None, config_name: s
         lines += [f"  - split: {split}", f"    path: {path}"]
     lines.append("---")
     return "\n".join(lines) + "\n"
+
+
+def features() -> Any:
+    """The ``datasets.Features`` of ToolForge samples, the same for the JSON Lines and the Parquet copy.
+
+    ``load_dataset("parquet", ...)`` reads ``tools`` items and ``reward_model.ground_truth`` as ``Json``
+    (the Arrow JSON extension type); ``load_dataset("json", ...)`` would infer structs from the rows it sees
+    instead (so the two loads could not be concatenated). Pass these to the JSON load::
+
+        load_dataset("json", data_files="samples.jsonl", features=features())
+
+    Returns:
+        The features, derived from the Parquet schema (needs ``datasets`` >= 4.7).
+    """
+    from datasets import Features
+
+    from generators.export import PARQUET_SCHEMA
+
+    return Features.from_arrow_schema(PARQUET_SCHEMA)
