@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     generation_lease_seconds: int = Field(30, ge=5, le=3600, description="Generation-job lease length: how "
                                           "long a killed generation process holds its job before it is retried.")
     event_wait_max: float = Field(30.0, ge=0, le=300, description="Longest long-poll wait on /v1/events.")
+    eval_max_backend_error_rate: float = Field(0.05, ge=0, le=1, description="`evaluate` fails (and registers "
+                                               "nothing) when more than this share of backend requests failed.")
 
     @field_validator("data_dir", "tools_dir")
     @classmethod

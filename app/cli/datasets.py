@@ -69,9 +69,19 @@ def create(
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = True,
 ) -> None:
     """Create a dataset version (the same spec and seed return the same version)."""
-    spec = json.loads(spec_file.read_text()) if spec_file else {
-        "name": name, "n": n, "seed": seed, "split": split, "ratios": ratios.split(","),
-    }
+    if spec_file is not None:
+        try:
+            spec = json.loads(spec_file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise _fail(f"--spec {spec_file}: file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"--spec {spec_file}: cannot read it ({exc})") from exc
+        except json.JSONDecodeError as exc:
+            raise _fail(f"--spec {spec_file}: not JSON ({exc})") from exc
+        if not isinstance(spec, dict):
+            raise _fail(f"--spec {spec_file}: a spec is a JSON object")
+    else:
+        spec = {"name": name, "n": n, "seed": seed, "split": split, "ratios": ratios.split(",")}
     with _client(url, api_key) as client:
         version = _call(client, "POST", "/v1/datasets", json=spec).json()
         if wait and version["status"] == "pending" and version.get("job_id"):
