@@ -116,9 +116,15 @@ def download(
     out: Annotated[Path, typer.Option(help="Folder to download every file into.")],
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: KeyOption = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Also export it: openai, trl-sft, verl or sharegpt "
+                                                              "(into OUT/export-FORMAT).")] = None,
+    template: Annotated[str | None, typer.Option(help="Export template: native or qwen2_5.")] = None,
 ) -> None:
-    """Download every file of a ready version, verifying each sha256."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Download every file of a ready version, verifying each sha256 (and optionally export it)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fail(f"cannot create {out}: {exc.strerror or exc}") from exc
     with _client(url, api_key) as client:
         version = _call(client, "GET", f"/v1/datasets/{dataset_id}").json()
         if version["status"] != "ready":
@@ -139,3 +145,12 @@ def download(
                 raise _fail(f"{f['name']}: sha256 mismatch (got {digest.hexdigest()}, manifest {f['sha256']})")
             tmp.replace(target)
             typer.echo(f"{f['name']}  {f['size']} bytes  sha256 ok")
+    if fmt is not None:
+        from training.derived.export import export_dataset
+        from training.derived.formats import FormatError
+
+        try:
+            doc = export_dataset(out, out / f"export-{fmt}", fmt, template)  # type: ignore[arg-type]
+        except FormatError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(f"exported {doc['n']} rows as {fmt} ({doc['template']}) to {out / f'export-{fmt}'}")
