@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from generators.prompt_lengths import prompt_length_stats
 from training.derived.formats import (
     DEFAULT_TEMPLATE,
     FORMATS,
@@ -29,7 +30,6 @@ from training.derived.formats import (
     FormatError,
     Template,
     export_rows,
-    prompt_length_stats,
     strip_tools_block,
 )
 

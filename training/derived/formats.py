@@ -23,13 +23,13 @@ rendered twice) and writes the tool call as Qwen's ``<tool_call>`` text. verl re
 verl defaults to ``qwen2_5``. The tools block is found by its header and footer, not by assuming the whole
 system message: whatever precedes the header (the system prompt, a date line) is kept.
 
+Prompt-length percentiles live in `generators.prompt_lengths` (stats.json can use them too).
 Everything here is pure: rows in, records out. `export_rows` is a generator over rows, so a caller streams.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -292,60 +292,3 @@ def tools_from_system(system: str) -> list[dict[str, Any]]:
     body = system[start + len(TOOLS_HEADER):end]
     return [json.loads(line) for line in body.split("\n") if line]
 
-
-# --- prompt lengths ------------------------------------------------------------------------------------------------
-
-PERCENTILES = (50, 90, 95, 99, 100)
-
-
-def percentiles(values: Sequence[int], points: Sequence[int] = PERCENTILES) -> dict[str, int]:
-    """Nearest-rank percentiles of `values` (``p100`` is the maximum).
-
-    Args:
-        values: lengths.
-        points: percentiles to report.
-
-    Returns:
-        ``{"p50": ..., ...}``; empty for no values.
-
-    >>> percentiles([5, 1, 4, 2, 3])
-    {'p50': 3, 'p90': 5, 'p95': 5, 'p99': 5, 'p100': 5}
-    """
-    if not values:
-        return {}
-    ordered = sorted(values)
-    n = len(ordered)
-    return {f"p{p}": ordered[max(0, math.ceil(p / 100 * n) - 1)] for p in points}
-
-
-def recommended_max_prompt_length(lengths: Sequence[int], multiple: int = 256) -> int:
-    """verl's ``data.max_prompt_length`` that keeps every prompt: the longest, rounded up to `multiple`.
-
-    verl drops (``filter_overlong_prompts``) or truncates longer prompts, and its default of 512 is below
-    most ToolForge prompts.
-
-    >>> recommended_max_prompt_length([700, 2301])
-    2304
-    """
-    return multiple * math.ceil(max(lengths, default=0) / multiple) if lengths else 0
-
-
-def prompt_length_stats(lengths: Sequence[int], unit: str, measured_with: str) -> dict[str, Any]:
-    """The export's prompt-length section: percentiles and verl's recommended ``max_prompt_length``.
-
-    Args:
-        lengths: one prompt length per row.
-        unit: ``tokens`` or ``characters``.
-        measured_with: the tokenizer (or ``characters``) the lengths come from.
-
-    Returns:
-        ``{"unit", "measured_with", "n", "percentiles", "mean", "recommended_max_prompt_length"}``.
-    """
-    return {
-        "unit": unit,
-        "measured_with": measured_with,
-        "n": len(lengths),
-        "percentiles": percentiles(lengths),
-        "mean": round(sum(lengths) / len(lengths), 1) if lengths else 0.0,
-        "recommended_max_prompt_length": recommended_max_prompt_length(lengths) if unit == "tokens" else None,
-    }
