@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -135,3 +136,18 @@ def test_evaluate_against_a_501_server_registers_nothing(ctx, tmp_path):
                                       ctx["held"], "--out", str(tmp_path / "e"), "--max-backend-errors", "0.5"])
     assert result.exit_code == 1 and "nothing registered" in result.output
     assert (tmp_path / "e" / "completions.jsonl").is_file()  # kept for inspection
+
+
+def test_worker_against_a_dead_service_waits_then_says_so_in_one_line(ctx, tmp_path):
+    # the 252-line traceback: now retries, waits up to --idle-timeout, and exits 1 with one line
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TOOLFORGE_DATA_DIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).parents[2])}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "worker", "--url", ctx["dead"], "--api-key", "k",
+                           "--once", "--idle-timeout", "1"], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert done.returncode == 1
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and "could not reach the service" in lines[0], lines
