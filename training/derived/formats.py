@@ -103,7 +103,10 @@ def strip_tools_block(system: str, tools: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _call(row: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    behaviour, payload = read_ground_truth(row["reward_model"])
+    try:
+        behaviour, payload = read_ground_truth(row["reward_model"])
+    except ValueError as exc:  # a bad ground truth is this row's problem, reported with its index
+        raise FormatError(str(exc)) from exc
     if behaviour != "execution":
         return None
     params = payload.get("parameters", payload.get("arguments")) or {}

@@ -269,3 +269,13 @@ def test_export_refuses_a_non_empty_folder(dataset, tmp_path):
     (tmp_path / "x" / "keep").write_text("")
     with pytest.raises(FormatError, match="not an empty folder"):
         export_dataset(dataset, tmp_path / "x", "openai")
+
+
+def test_a_bad_row_is_reported_with_its_index(dataset, tmp_path):
+    # one row whose ground truth is none of the known kinds: the export stops there and says which row
+    lines = (dataset / "samples.jsonl").read_bytes().splitlines()
+    bad = orjson.loads(lines[3])
+    bad["reward_model"]["ground_truth"] = {"something": {}}
+    (tmp_path / "bad.jsonl").write_bytes(b"\n".join([*lines[:3], orjson.dumps(bad)]) + b"\n")
+    with pytest.raises(FormatError, match="row 3: ground truth needs one of"):
+        export_dataset(tmp_path / "bad.jsonl", tmp_path / "x", "openai")
