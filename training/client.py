@@ -136,8 +136,8 @@ class ServiceClient:
     def _call(self, method: str, path: str, leased: bool = False, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ServiceError(f"{method} {path}: {exc}") from exc
+        except httpx.HTTPError as exc:  # the URL in full: which service could not be reached
+            raise ServiceError(f"{method} {self.http.base_url.join(path)}: {exc}") from exc
         if response.status_code == 409 or (leased and response.status_code == 403):
             raise LeaseLost(_detail(response), response.status_code)
         if response.status_code >= 400:
@@ -257,7 +257,7 @@ class ServiceClient:
             with self.http.stream("GET", url) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise ServiceError(f"GET {url}: {response.status_code} {_detail(response)}")
+                    raise ServiceError(f"GET {url}: {response.status_code} {_detail(response)}", response.status_code)
                 with open(tmp, "wb") as fh:
                     for chunk in response.iter_bytes(CHUNK):
                         digest.update(chunk)

@@ -34,8 +34,9 @@ def _call(what: str, call: Callable[..., Any], *args: Any) -> Any:
     try:
         return call(*args)
     except ServiceError as exc:
-        hint = "; is `toolforge serve` running?" if isinstance(exc.__cause__, httpx.TransportError) else ""
-        raise _fail(f"{what}: {exc}{hint}") from exc
+        if isinstance(exc.__cause__, httpx.TransportError):  # nothing answered, even after the client's retries
+            raise _fail(f"{what}: cannot reach the service ({exc}); is `toolforge serve` running?") from exc
+        raise _fail(f"{what}: {exc}") from exc
 
 
 def _wait(client: ServiceClient, job_id: str, total: int) -> dict[str, Any]:
