@@ -30,7 +30,7 @@ from training.derived.formats import (
     FormatError,
     Template,
     export_rows,
-    strip_tools_block,
+    prompt_messages,
 )
 
 RECORDS = {"verl": "train.parquet"}
@@ -102,13 +102,9 @@ def token_length(tokenizer_path: str | Path, template: Template) -> LengthFn:
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path))
 
     def length(row: Mapping[str, Any]) -> int:
-        system, user = row["prompt"]
-        tools = None
-        content = system["content"]
-        if template == "native":
-            content, tools = strip_tools_block(content, row["tools"]), row["tools"]
-        messages = [{"role": "system", "content": content}, {"role": "user", "content": user["content"]}]
-        text = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=False)
+        tools = row["tools"] if template == "native" else None
+        text = tokenizer.apply_chat_template(prompt_messages(row, template), tools=tools, add_generation_prompt=True,
+                                             tokenize=False)
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     return length

@@ -1,14 +1,16 @@
 """Exports of a ToolForge dataset into the formats other trainers read, and back (lossless).
 
-A ToolForge row is ``{prompt: [system, user], tools, behavior, reward_model, extra_info}`` with the
-offered tools baked into the system message as Qwen 2.5 renders ``tools=`` (see `generators.render`).
-Each export turns a row into one consumer record and keeps what the consumer has no room for:
+A ToolForge row is ``{prompt: [system, ..., user], tools, behavior, reward_model, extra_info}`` with the
+offered tools baked into the system message as Qwen 2.5 renders ``tools=`` (see `generators.render`); a
+dialogue carries earlier turns (a request, the assistant's question) between the system message and the last
+user message, and a parallel request expects several calls (``tool_call.calls``). Each export turns a row into
+one consumer record and keeps what the consumer has no room for:
 
 ==========  ===================================================================  =======================
 format      record                                                               ToolForge fields
 ==========  ===================================================================  =======================
-openai      ``{messages: [system, user, assistant], tools, parallel_tool_calls}``  ``metadata.jsonl``
-trl-sft     ``{prompt: [system, user], completion: [assistant], tools}``           ``metadata.jsonl``
+openai      ``{messages: [system, ..., user, assistant], tools, parallel_tool_calls}``  ``metadata.jsonl``
+trl-sft     ``{prompt: [system, ..., user], completion: [assistant], tools}``           ``metadata.jsonl``
 sharegpt    ``{system, conversations: [{from, value}], tools}`` (LLaMA-Factory)    ``metadata.jsonl``
 verl        Parquet ``{data_source, prompt, ability, reward_model, extra_info}``   in the row
 ==========  ===================================================================  =======================
@@ -34,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from generators.render import TOOLS_FOOTER, TOOLS_HEADER, tool_json
-from training.rewards.scoring import read_ground_truth
+from training.rewards.scoring import expected_calls, read_ground_truth
 from training.trainers.sft import reference_answer
 
 Format = Literal["openai", "trl-sft", "verl", "sharegpt"]
@@ -46,7 +48,9 @@ DEFAULT_TEMPLATE: dict[str, Template] = {"openai": "native", "trl-sft": "native"
 ABILITY = "tool_calling"
 DATA_SOURCE_PREFIX = "toolforge/"
 SOURCE_KEYS = ("prompt", "tools", "behavior", "reward_model", "extra_info")
-CALL_ID = "call_0"  # one call per answer; OpenAI wants an id to pair a tool result with, none follows here
+CALL_ID = "call_{}"  # OpenAI wants an id to pair a tool result with (none follows here): call_0, call_1...
+SHAREGPT_FROM = {"user": "human", "assistant": "gpt"}
+SHAREGPT_ROLE = {v: k for k, v in SHAREGPT_FROM.items()}
 
 
 class FormatError(ValueError):
@@ -102,15 +106,19 @@ def strip_tools_block(system: str, tools: Sequence[Mapping[str, Any]]) -> str:
 # --- answers -----------------------------------------------------------------------------------------------
 
 
-def _call(row: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def _calls(row: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The reference calls of an execution row (several for a parallel request); empty for other rows."""
     try:
         behaviour, payload = read_ground_truth(row["reward_model"])
     except ValueError as exc:  # a bad ground truth is this row's problem, reported with its index
         raise FormatError(str(exc)) from exc
     if behaviour != "execution":
-        return None
-    params = payload.get("parameters", payload.get("arguments")) or {}
-    return payload["name"], {k: v for k, v in params.items() if v is not None}
+        return []
+    calls = []
+    for want in expected_calls(payload):
+        params = want.get("parameters", want.get("arguments")) or {}
+        calls.append((want["name"], {k: v for k, v in params.items() if v is not None}))
+    return calls
 
 
 def answer_text(row: Mapping[str, Any]) -> str:
@@ -127,24 +135,32 @@ def assistant_message(row: Mapping[str, Any], template: Template, arguments_as: 
         arguments_as: ``str`` (OpenAI: JSON text) or ``dict`` (transformers chat templates).
 
     Returns:
-        ``{"role": "assistant", "content": ...}`` or ``{"role": "assistant", "content": None, "tool_calls": [...]}``.
+        ``{"role": "assistant", "content": ...}`` or ``{"role": "assistant", "content": None, "tool_calls": [...]}``
+        (one entry per expected call, in the ground truth's order).
     """
-    call = _call(row)
-    if call is None or template == "qwen2_5":
+    calls = _calls(row)
+    if not calls or template == "qwen2_5":
         return {"role": "assistant", "content": answer_text(row)}
-    name, args = call
-    arguments: Any = json.dumps(args, ensure_ascii=False) if arguments_as == "str" else args
-    return {"role": "assistant", "content": None,
-            "tool_calls": [{"id": CALL_ID, "type": "function", "function": {"name": name, "arguments": arguments}}]}
+    tool_calls = []
+    for i, (name, args) in enumerate(calls):
+        arguments: Any = json.dumps(args, ensure_ascii=False) if arguments_as == "str" else args
+        tool_calls.append({"id": CALL_ID.format(i), "type": "function",
+                           "function": {"name": name, "arguments": arguments}})
+    return {"role": "assistant", "content": None, "tool_calls": tool_calls}
 
 
 # --- one row -> one record -------------------------------------------------------------------------------------
 
 
-def _messages(row: Mapping[str, Any], template: Template) -> list[dict[str, str]]:
-    system, user = row["prompt"]
-    content = system["content"] if template == "qwen2_5" else strip_tools_block(system["content"], row["tools"])
-    return [{"role": "system", "content": content}, {"role": "user", "content": user["content"]}]
+def prompt_messages(row: Mapping[str, Any], template: Template) -> list[dict[str, str]]:
+    """The prompt's messages: the system message (tools block taken out for ``native``), then every turn."""
+    prompt = row["prompt"]
+    if len(prompt) < 2 or prompt[0].get("role") != "system" or prompt[-1].get("role") != "user":
+        raise FormatError("the prompt is not [system, ..., user]")
+    system = prompt[0]["content"]
+    content = system if template == "qwen2_5" else strip_tools_block(system, row["tools"])
+    return [{"role": "system", "content": content},
+            *({"role": m["role"], "content": m["content"]} for m in prompt[1:])]
 
 
 def metadata(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,14 +190,14 @@ def to_record(row: Mapping[str, Any], fmt: Format, template: Template, index: in
     missing = [k for k in SOURCE_KEYS if k not in row]
     if missing:
         raise FormatError(f"row {index} is not a ToolForge row: no {', '.join(missing)}")
-    messages = _messages(row, template)
+    messages = prompt_messages(row, template)
     tools = [dict(t) for t in row["tools"]]
     native = template == "native"
     if fmt == "openai":
         record: dict[str, Any] = {"messages": [*messages, assistant_message(row, template, "str")]}
         if native:
             record["tools"] = tools
-            record["parallel_tool_calls"] = False
+            record["parallel_tool_calls"] = len(_calls(row)) > 1
         return record
     if fmt == "trl-sft":
         record = {"prompt": messages, "completion": [assistant_message(row, template, "dict")]}
@@ -189,12 +205,14 @@ def to_record(row: Mapping[str, Any], fmt: Format, template: Template, index: in
             record["tools"] = tools
         return record
     if fmt == "sharegpt":
-        call = _call(row) if native else None
-        reply = ({"from": "function_call", "value": json.dumps({"name": call[0], "arguments": call[1]},
+        calls = _calls(row) if native else []
+        # LLaMA-Factory reads one call as an object and parallel calls as a list of them.
+        value = [{"name": name, "arguments": args} for name, args in calls]
+        reply = ({"from": "function_call", "value": json.dumps(value[0] if len(value) == 1 else value,
                                                                 ensure_ascii=False)}
-                 if call else {"from": "gpt", "value": answer_text(row)})
-        record = {"system": messages[0]["content"],
-                  "conversations": [{"from": "human", "value": messages[1]["content"]}, reply]}
+                 if calls else {"from": "gpt", "value": answer_text(row)})
+        turns = [{"from": SHAREGPT_FROM[m["role"]], "value": m["content"]} for m in messages[1:]]
+        record = {"system": messages[0]["content"], "conversations": [*turns, reply]}
         if native:
             record["tools"] = json.dumps(tools, ensure_ascii=False)  # LLaMA-Factory reads a JSON string
         return record
@@ -255,10 +273,10 @@ def to_source(record: Mapping[str, Any], meta: Mapping[str, Any] | None, fmt: Fo
         tools = json.loads(info.pop("tools"))
         info.pop("index")
         info.pop("template")
-        system, user = record["prompt"]
+        system, *turns = record["prompt"]
         return {
             "prompt": [{"role": "system", "content": _system(system["content"], tools, template)},
-                       {"role": "user", "content": user["content"]}],
+                       *({"role": m["role"], "content": m["content"]} for m in turns)],
             "tools": tools,
             "behavior": record["data_source"].removeprefix(DATA_SOURCE_PREFIX),
             "reward_model": {"style": record["reward_model"]["style"],
@@ -268,17 +286,18 @@ def to_source(record: Mapping[str, Any], meta: Mapping[str, Any] | None, fmt: Fo
     if meta is None:
         raise FormatError(f"a {fmt} record needs its metadata.jsonl line to be read back")
     if fmt == "sharegpt":
-        system_text, user_text = record["system"], record["conversations"][0]["value"]
+        system_text = record["system"]
+        turns = [{"role": SHAREGPT_ROLE[t["from"]], "content": t["value"]} for t in record["conversations"][:-1]]
         tools = json.loads(record["tools"]) if "tools" in record else None
     else:
-        messages = record["messages"] if fmt == "openai" else record["prompt"]
-        system_text, user_text = messages[0]["content"], messages[1]["content"]
+        messages = record["messages"][:-1] if fmt == "openai" else record["prompt"]  # openai: without the answer
+        system_text = messages[0]["content"]
+        turns = [{"role": m["role"], "content": m["content"]} for m in messages[1:]]
         tools = record.get("tools")
     if tools is None:  # qwen2_5: the tools live only in the baked block; recover them from it
         tools = tools_from_system(system_text)
     return {
-        "prompt": [{"role": "system", "content": _system(system_text, tools, template)},
-                   {"role": "user", "content": user_text}],
+        "prompt": [{"role": "system", "content": _system(system_text, tools, template)}, *turns],
         "tools": tools,
         "behavior": meta["behavior"],
         "reward_model": meta["reward_model"],

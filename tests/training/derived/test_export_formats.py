@@ -93,7 +93,7 @@ def test_openai_records_validate_against_the_openai_types(dataset, tmp_path):
                "user": openai_chat.ChatCompletionUserMessageParam,
                "assistant": openai_chat.ChatCompletionAssistantMessageParam}
     rows = list(read_rows(dataset))
-    calls = 0
+    calls = parallel = 0
     for row, record in zip(rows, _records(tmp_path / "x", "openai"), strict=True):
         assert set(record) == {"messages", "tools", "parallel_tool_calls"}
         messages_type.validate_python(record["messages"], strict=True)
@@ -102,15 +102,44 @@ def test_openai_records_validate_against_the_openai_types(dataset, tmp_path):
             assert set(message) <= set(allowed[message["role"]].__annotations__)
         assert "# Tools" not in record["messages"][0]["content"]
         answer = record["messages"][-1]
+        # a dialogue's earlier turns come through as they are, between the system message and the request
+        assert record["messages"][1:-1] == row["prompt"][1:]
         if row["behavior"] == "execution":
-            call = openai_chat.ChatCompletionMessageFunctionToolCall.model_validate(answer["tool_calls"][0])
             want = row["reward_model"]["ground_truth"]["tool_call"]
-            assert call.function.name == want["name"]
-            assert json.loads(call.function.arguments) == want["parameters"]
+            wanted = want.get("calls") or [want]  # a parallel request: every call, in order
+            got = [openai_chat.ChatCompletionMessageFunctionToolCall.model_validate(c) for c in answer["tool_calls"]]
+            assert [(c.function.name, json.loads(c.function.arguments)) for c in got] == [
+                (w["name"], w["parameters"]) for w in wanted]
+            assert record["parallel_tool_calls"] == (len(wanted) > 1)
+            assert len({c.id for c in got}) == len(got)
             calls += 1
+            parallel += len(wanted) > 1
         else:
             assert isinstance(answer["content"], str) and "tool_calls" not in answer
-    assert calls > 100
+    assert calls > 100 and parallel > 0
+    assert any(len(row["prompt"]) > 2 for row in rows)  # the dataset has dialogues
+
+
+def test_sharegpt_turns_alternate_and_parallel_calls_are_a_list(dataset, tmp_path):
+    # LLaMA-Factory: human and gpt alternate, the answer is last; several calls are one function_call list
+    export_dataset(dataset, tmp_path / "x", "sharegpt", "native")
+    seen = {"dialogue": 0, "parallel": 0}
+    for row, record in zip(read_rows(dataset), _records(tmp_path / "x", "sharegpt"), strict=True):
+        *turns, reply = record["conversations"]
+        assert [t["from"] for t in turns] == ["human", "gpt"] * (len(turns) // 2) + ["human"]
+        assert [t["value"] for t in turns] == [m["content"] for m in row["prompt"][1:]]
+        want = row["reward_model"]["ground_truth"].get("tool_call")
+        if want is None:
+            assert reply["from"] == "gpt"
+            continue
+        value = json.loads(reply["value"])
+        if "calls" in want:
+            assert [c["name"] for c in value] == [c["name"] for c in want["calls"]]
+            seen["parallel"] += 1
+        else:
+            assert reply["from"] == "function_call" and value["name"] == want["name"]
+        seen["dialogue"] += len(turns) > 1
+    assert seen["dialogue"] and seen["parallel"]
 
 
 @pytest.mark.parametrize("fmt", ["openai", "trl-sft", "sharegpt"])
@@ -181,7 +210,8 @@ def test_verl_column_contract_and_reward_as_verl_calls_it(dataset, tiny, tmp_pat
         assert row["data_source"] == f"toolforge/{row['data_source'].split('/')[1]}"
         assert row["data_source"].split("/")[1] in ("execution", "clarification", "refusal")
         assert row["ability"] == "tool_calling" and row["extra_info"]["index"] == i
-        assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+        roles = [m["role"] for m in row["prompt"]]
+        assert roles[0] == "system" and roles[-1] == "user" and set(roles[1:]) <= {"user", "assistant"}
         tools = json.loads(row["extra_info"]["tools"])
         assert [t["function"]["name"] for t in tools]
         if i < 10:
@@ -204,6 +234,8 @@ def test_verl_reward_uses_the_tools_for_default_valued_arguments(dataset):
         if row["behavior"] != "execution":
             continue
         want = row["reward_model"]["ground_truth"]["tool_call"]
+        if "calls" in want:  # a parallel request: one call alone is not the answer
+            continue
         fn = next(t["function"] for t in row["tools"] if t["function"]["name"] == want["name"])
         extra = {k: p["default"] for k, p in fn["parameters"]["properties"].items()
                  if "default" in p and k not in want["parameters"]}
