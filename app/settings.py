@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     generation_lease_seconds: int = Field(30, ge=5, le=3600, description="Generation-job lease length: how "
                                           "long a killed generation process holds its job before it is retried.")
     event_wait_max: float = Field(30.0, ge=0, le=300, description="Longest long-poll wait on /v1/events.")
+    eval_max_backend_error_rate: float = Field(0.05, ge=0, le=1, description="`evaluate` fails (and registers "
+                                               "nothing) when more than this share of backend requests failed.")
 
     model_artifact_roots: list[str] = Field(
         default_factory=list, description="More roots (paths or fsspec URLs, JSON list) where a training job's "

@@ -4,4 +4,5 @@
 bytes generated for the same spec and seed.
 """
 
-GENERATOR_VERSION = "0.3.0"  # 0.3.0: frames and slot phrases, leak check, the date in the system message, "realism"
+GENERATOR_VERSION = "0.3.1"  # 0.3.1: the card's YAML header (load_dataset(folder)), "prompt_length" in stats.json
+# 0.3.0: frames and slot phrases, leak check, the date in the system message, "realism"

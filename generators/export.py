@@ -19,7 +19,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate, chain
+from itertools import accumulate, chain, pairwise
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from generators.behaviours import Sample
 from generators.dates import today_line
+from generators.hub import card_yaml_header
 from generators.render import ToolRenderer
 
 JSON_TYPE = pa.json_(pa.string())
@@ -97,6 +98,26 @@ def record(
             "n_tools": len(sample.offered),
         },
     }
+
+
+def prompt_characters(batch: pa.RecordBatch) -> array:
+    """Each row's prompt length in characters: the system message, any earlier turns and the user message.
+
+    The same count as ``toolforge export`` without a tokenizer (`training.derived.export.character_length`),
+    taken from the chunk's Arrow batch in bulk (one ``utf8_length`` over the chunk's messages).
+
+    Args:
+        batch: a record batch in `PARQUET_SCHEMA`.
+
+    Returns:
+        One length per row (``array("i")``).
+    """
+    prompt = batch.column("prompt")
+    chars = pc.utf8_length(prompt.values.field("content")).to_pylist()
+    offsets = prompt.offsets.to_pylist()
+    if offsets == list(range(0, 2 * batch.num_rows + 1, 2)):  # the common case: [system, user] per row
+        return array("i", map(int.__add__, chars[0::2], chars[1::2]))
+    return array("i", [sum(chars[a:b]) for a, b in pairwise(offsets)])
 
 
 class Columns:
@@ -477,7 +498,8 @@ def dataset_card(manifest: dict[str, Any], stats: dict[str, Any], examples: dict
     rejection_rows = list(stats["rejections"].items()) or [("(none)", 0)]
     realism_section = _realism_section(stats.get("realism"))
     example_lines = "\n".join(f"- **{b}**: {text!r}" for b, text in sorted(examples.items()))
-    return f"""# {spec["name"]}
+    # The YAML header first: it makes the folder itself loadable with `load_dataset(folder)`.
+    return card_yaml_header(pretty_name=spec["name"]) + f"""# {spec["name"]}
 
 A ToolForge tool-calling dataset: {n} user requests over {manifest["n_tools"]} `{spec["split"]}` tools, each
 labelled with the correct behaviour (execute the exact call, ask for a missing parameter, decline, or answer
@@ -524,6 +546,7 @@ shape differs per row; `datasets` decodes them to plain objects.
 ```python
 from datasets import load_dataset
 ds = load_dataset("json", data_files="samples.jsonl", split="train")      # or "parquet", "samples.parquet"
+ds = load_dataset("path/to/this/folder", split="train")                 # the folder itself (this card's header)
 ```
 
 Checksums of every file are in `manifest.json`.

@@ -5,7 +5,7 @@ from ``(seed, i)`` and its own exact behaviour counts, so its bytes depend only 
 spec, the seed and ``i``. Workers are processes over chunks; results are written in chunk order, so the
 output is byte-identical for any number of workers. At most ``workers + 1`` chunks are being built, one
 is queued and one is being written, so memory stays flat in ``n`` (besides 8 bytes a sample of prompt
-hashes for the exact distinct-prompt count).
+hashes for the exact distinct-prompt count and 4 of prompt length for its percentiles).
 
 Paraphrasing (``spec.paraphrase.backend`` other than ``none``, see `generators.paraphrase`) rewrites each
 chunk's verified samples after they are built. It runs in this process, chunk after chunk: the LLM is
@@ -20,6 +20,7 @@ import inspect
 import multiprocessing
 import os
 import random
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -35,6 +36,7 @@ from generators import GENERATOR_VERSION, diversity, export, realism
 from generators.behaviours import Generator, Sample
 from generators.mixing import behaviour_counts, behaviour_sequence, chunk_counts, split_execution
 from generators.paraphrase import Paraphraser, make_paraphraser
+from generators.prompt_lengths import prompt_length_stats
 from generators.registry import Registry, Tool
 from generators.render import ToolRenderer
 from generators.spec import DatasetSpec, select_tools
@@ -66,6 +68,7 @@ class ChunkResult:
     texts: list[str] = field(default_factory=list)  # user messages, for diversity figures (first chunks only)
     targets: list[str | None] = field(default_factory=list)  # each text's target tool (None for refusals)
     template_texts: list[str] | None = None  # their template texts, when paraphrasing
+    prompt_chars: bytes = b""  # each sample's prompt length in characters (``array("i")`` bytes)
 
 
 class ChunkBuilder:
@@ -142,7 +145,8 @@ class ChunkBuilder:
         batch = export.Columns(samples, ids, renderer, paraphrased=flags, todays=todays).batch(split)
         texts = [s.text for s in samples] if want_texts else []
         targets = [s.tool for s in samples] if want_texts else []
-        return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, targets, template_texts)
+        return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, targets, template_texts,
+                           export.prompt_characters(batch).tobytes())
 
 
 _JOB: tuple[Sequence[Tool], str] | None = None
@@ -251,6 +255,7 @@ def generate_dataset(
     texts: list[str] = []
     targets: list[str | None] = []
     template_texts: list[str] = []
+    prompt_chars = array("i")
     done = 0
     paraphraser = make_paraphraser(spec.paraphrase, spec.seed, paraphrase_cache)
     with_info = paraphraser is not None and progress is not None and _takes_info(progress)
@@ -267,6 +272,7 @@ def generate_dataset(
             texts.extend(result.texts[: diversity.SAMPLE_SIZE - len(texts)])
             if result.template_texts is not None:
                 template_texts.extend(result.template_texts[: diversity.SAMPLE_SIZE - len(template_texts)])
+            prompt_chars.frombytes(result.prompt_chars)
             hash_arrays.append(
                 pa.Array.from_buffers(pa.uint64(), len(result.hashes) // 8, [None, pa.py_buffer(result.hashes)])
             )
@@ -288,6 +294,8 @@ def generate_dataset(
             texts, template_texts if paraphraser is not None else None, spec.paraphrase.embedding_diversity
         )
         stats_doc["realism"] = realism_figures(tools, texts, targets)
+        # Every written prompt, in characters (`toolforge export --tokenizer` measures tokens).
+        stats_doc["prompt_length"] = prompt_length_stats(prompt_chars, "characters", "characters")
         if paraphraser is not None:
             stats_doc["paraphrase"] = paraphraser.stats.as_dict(spec.paraphrase)
         files = {

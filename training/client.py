@@ -7,6 +7,9 @@ download whose bytes do not hash to the manifest's sha256.
 
 A lease is bound to the API key that claimed it and the lease token the claim returned; the client
 keeps the token of each job it claimed and sends it with every heartbeat, completion, failure and release.
+
+Every request goes through `RetryTransport`: a refused or dropped connection and a 5xx answer are retried
+with exponential backoff, so a service restart or a proxy hiccup costs a worker a few seconds, not its job.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import json
 import os
 import tarfile
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,16 @@ CHUNK = 1024 * 1024
 
 
 class ServiceError(RuntimeError):
-    """The service answered an error, or could not be reached."""
+    """The service answered an error, or could not be reached (``status`` is None then)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def transient(self) -> bool:
+        """The service was unreachable or failed (5xx), even after retries: waiting may help, a 4xx will not."""
+        return self.status is None or self.status >= 500
 
 
 class LeaseLost(ServiceError):
@@ -39,6 +53,62 @@ class ChecksumMismatch(ServiceError):
     """A downloaded file does not match its recorded sha256."""
 
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# A POST answered 502/503/504 was not handled by the service (a proxy or the server refused it); a POST
+# answered 500 may have been, so only idempotent requests retry on 500.
+RETRY_STATUS_ANY = frozenset({502, 503, 504})
+
+
+class RetryTransport(httpx.BaseTransport):
+    """An httpx transport that retries connection errors and 5xx answers with exponential backoff.
+
+    Connection errors (nothing reached the service) are retried for every method; 502/503/504 for every
+    method; 500 for idempotent methods only. A request whose body is a one-shot stream is retried only on
+    connection errors raised before anything was sent.
+
+    Args:
+        inner: the transport doing the work (default: ``httpx.HTTPTransport()``).
+        attempts: tries in all (1 = no retry).
+        backoff: seconds before the first retry; doubled each time, capped at `max_backoff`.
+        max_backoff: the longest wait between tries.
+        sleep: the waiting function (tests pass a recorder).
+    """
+
+    def __init__(self, inner: httpx.BaseTransport | None = None, attempts: int = 5, backoff: float = 0.5,
+                 max_backoff: float = 8.0, sleep: Callable[[float], None] = time.sleep):
+        if attempts < 1:
+            raise ValueError("attempts must be >= 1")
+        self.inner = inner or httpx.HTTPTransport()
+        self.attempts, self.backoff, self.max_backoff, self.sleep = attempts, backoff, max_backoff, sleep
+
+    def _retry_status(self, request: httpx.Request, status: int) -> bool:
+        if status in RETRY_STATUS_ANY:
+            return True
+        return status >= 500 and request.method in IDEMPOTENT
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        replayable = isinstance(request.stream, httpx.ByteStream)
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            try:
+                response = self.inner.handle_request(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                if last:
+                    raise
+            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+                if last or not replayable:
+                    raise
+            else:
+                if last or not replayable or not self._retry_status(request, response.status_code):
+                    return response
+                response.close()
+            self.sleep(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class ServiceClient:
     """Calls the service as a worker.
 
@@ -46,15 +116,18 @@ class ServiceClient:
         base_url: the service root, e.g. ``http://api:8000``.
         api_key: a key with the ``worker`` scope (and ``read`` when reads are closed).
         timeout: seconds per request (long-polls add their wait on top).
-        transport: an httpx transport (tests).
+        transport: the httpx transport under the retries (tests).
+        retries: tries per request in all (see `RetryTransport`).
+        backoff: seconds before the first retry (doubled each time).
     """
 
     def __init__(self, base_url: str, api_key: str | None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, retries: int = 5, backoff: float = 0.5):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeout = timeout
         self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
-                                 transport=transport, follow_redirects=True)
+                                 transport=RetryTransport(transport, attempts=retries, backoff=backoff),
+                                 follow_redirects=True)
         self.lease_tokens: dict[str, str] = {}  # job id -> the lease token its claim returned
 
     def close(self) -> None:
@@ -63,12 +136,12 @@ class ServiceClient:
     def _call(self, method: str, path: str, leased: bool = False, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ServiceError(f"{method} {path}: {exc}") from exc
+        except httpx.HTTPError as exc:  # the URL in full: which service could not be reached
+            raise ServiceError(f"{method} {self.http.base_url.join(path)}: {exc}") from exc
         if response.status_code == 409 or (leased and response.status_code == 403):
-            raise LeaseLost(_detail(response))
+            raise LeaseLost(_detail(response), response.status_code)
         if response.status_code >= 400:
-            raise ServiceError(f"{method} {path}: {response.status_code} {_detail(response)}")
+            raise ServiceError(f"{method} {path}: {response.status_code} {_detail(response)}", response.status_code)
         return response
 
     def events(self, after: int, wait: float = 0.0, types: list[str] | None = None) -> dict[str, Any]:
@@ -184,7 +257,7 @@ class ServiceClient:
             with self.http.stream("GET", url) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise ServiceError(f"GET {url}: {response.status_code} {_detail(response)}")
+                    raise ServiceError(f"GET {url}: {response.status_code} {_detail(response)}", response.status_code)
                 with open(tmp, "wb") as fh:
                     for chunk in response.iter_bytes(CHUNK):
                         digest.update(chunk)

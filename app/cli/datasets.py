@@ -34,8 +34,9 @@ def _call(what: str, call: Callable[..., Any], *args: Any) -> Any:
     try:
         return call(*args)
     except ServiceError as exc:
-        hint = "; is `toolforge serve` running?" if isinstance(exc.__cause__, httpx.TransportError) else ""
-        raise _fail(f"{what}: {exc}{hint}") from exc
+        if isinstance(exc.__cause__, httpx.TransportError):  # nothing answered, even after the client's retries
+            raise _fail(f"{what}: cannot reach the service ({exc}); is `toolforge serve` running?") from exc
+        raise _fail(f"{what}: {exc}") from exc
 
 
 def _wait(client: ServiceClient, job_id: str, total: int) -> dict[str, Any]:
@@ -65,9 +66,19 @@ def create(
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar.")] = True,
 ) -> None:
     """Create a dataset version (the same spec and seed return the same version)."""
-    spec = json.loads(spec_file.read_text()) if spec_file else {
-        "name": name, "n": n, "seed": seed, "split": split, "ratios": ratios.split(","),
-    }
+    if spec_file is not None:
+        try:
+            spec = json.loads(spec_file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise _fail(f"--spec {spec_file}: file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"--spec {spec_file}: cannot read it ({exc})") from exc
+        except json.JSONDecodeError as exc:
+            raise _fail(f"--spec {spec_file}: not JSON ({exc})") from exc
+        if not isinstance(spec, dict):
+            raise _fail(f"--spec {spec_file}: a spec is a JSON object")
+    else:
+        spec = {"name": name, "n": n, "seed": seed, "split": split, "ratios": ratios.split(",")}
     with closing(_client(url, api_key)) as client:
         version = _call("POST /v1/datasets", client.post_json, "/v1/datasets", spec)
         if wait and version["status"] == "pending" and version.get("job_id"):
@@ -102,9 +113,15 @@ def download(
     out: Annotated[Path, typer.Option(help="Folder to download every file into.")],
     url: UrlOption = "http://127.0.0.1:8000",
     api_key: KeyOption = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Also export it: openai, trl-sft, verl or sharegpt "
+                                                              "(into OUT/export-FORMAT).")] = None,
+    template: Annotated[str | None, typer.Option(help="Export template: native or qwen2_5.")] = None,
 ) -> None:
-    """Download every file of a ready version, verifying each sha256."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Download every file of a ready version, verifying each sha256 (and optionally export it)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fail(f"cannot create {out}: {exc.strerror or exc}") from exc
     with closing(_client(url, api_key)) as client:
         version = _call("GET dataset", client.dataset, dataset_id)
         if version["status"] != "ready":
@@ -114,3 +131,12 @@ def download(
             _call(f"download of {f['name']}", client.download, f"/v1/datasets/{dataset_id}/files/{f['name']}",
                   out / f["name"], f["sha256"])
             typer.echo(f"{f['name']}  {f['size']} bytes  sha256 ok")
+    if fmt is not None:
+        from training.derived.export import export_dataset
+        from training.derived.formats import FormatError
+
+        try:
+            doc = export_dataset(out, out / f"export-{fmt}", fmt, template)  # type: ignore[arg-type]
+        except FormatError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(f"exported {doc['n']} rows as {fmt} ({doc['template']}) to {out / f'export-{fmt}'}")

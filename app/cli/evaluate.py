@@ -48,13 +48,18 @@ def evaluate(
     cursor_file: Annotated[Path, Opt(help="Event cursor for --follow.")] = Path(".toolforge-eval-cursor"),
     wait: Annotated[float, Opt(help="Long-poll seconds for --follow.")] = 30.0,
     once: Annotated[bool, Opt(help="With --follow: stop when the feed has no new event.")] = False,
+    max_backend_errors: Annotated[float | None, Opt(
+        help="Fail when more than this share of backend requests failed (default: "
+             "TOOLFORGE_EVAL_MAX_BACKEND_ERROR_RATE, 0.05).", min=0.0, max=1.0)] = None,
 ) -> None:
     """Evaluate a model or an endpoint on held-out tools: per-behaviour metrics, confusion matrix, slices."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from app.settings import get_settings
     from training.evaluation.backends import EndpointError, make_backend
     from training.evaluation.run import (
         EvaluationError,
+        check_backend_errors,
         evaluate_rows,
         load_dataset,
         register_evaluation,
@@ -63,6 +68,9 @@ def evaluate(
     )
     from training.evaluation.run import follow as follow_feed
 
+    max_rate = get_settings().eval_max_backend_error_rate if max_backend_errors is None else max_backend_errors
+    if limit is not None and limit < 1:
+        raise _fail("--limit must be at least 1")
     if (register or follow) and not url:
         raise _fail("--register and --follow need --url (or TOOLFORGE_URL)")
     client = service_client(url, api_key) if url else None
@@ -80,7 +88,8 @@ def evaluate(
                                     max_new_tokens=max_new_tokens, device=device)
 
             created = follow_feed(client, data, build, out or Path("evaluations"), cursor_file, wait=wait,
-                                  stop_when_idle=once, on_event=lambda m, msg: typer.echo(f"{m}: {msg}"))
+                                  stop_when_idle=once, on_event=lambda m, msg: typer.echo(f"{m}: {msg}"),
+                                  max_backend_error_rate=max_rate)
             typer.echo(f"{len(created)} evaluation(s) registered")
             return
         if register and data.dataset_id is None:
@@ -99,6 +108,10 @@ def evaluate(
                                       "model_id": model_id})
         target = out or Path("evaluation")
         paths = write_run(run, target)
+        try:
+            check_backend_errors(run.metrics, max_rate)
+        except EvaluationError as exc:
+            raise _fail(f"{exc}; not a result, nothing registered (completions in {paths['completions']})") from exc
         overall = run.metrics["overall"]
         seconds = run.metrics["meta"]["generation_seconds"]
         typer.echo(f"accuracy {overall['accuracy']:.3f}  mean reward {overall['mean_reward']:.3f}  "

@@ -58,7 +58,14 @@ def tools_list(
     domain: Annotated[str | None, typer.Option(help="Only this domain.")] = None,
 ) -> None:
     """List the registered tools."""
-    registry = _registry(directory).filter(split=split, domains=[domain] if domain else None)
+    if split is not None and split not in ("train", "heldout"):
+        raise fail(f"--split {split!r}: use train or heldout")
+    full = _registry(directory)
+    if domain is not None and domain not in full.counts():
+        raise fail(f"--domain {domain!r}: no such domain; known: {', '.join(sorted(full.counts()))}")
+    registry = full.filter(split=split, domains=[domain] if domain else None)
+    if not len(registry):
+        raise fail("no tool matches these filters")
     for tool in registry:
         typer.echo(f"{tool.name:<36}{tool.domain:<14}{tool.split:<9}{len(tool.properties)} params, "
                    f"{len(tool.required)} required")
@@ -118,6 +125,10 @@ def generate(
     from generators.pipeline import generate_dataset
     from generators.spec import DatasetSpec, SpecError
 
+    if workers < 1:
+        raise fail("--workers must be at least 1")
+    if n < 1:
+        raise fail("--n must be at least 1")
     registry = _registry(directory)
     try:
         lo, hi = (int(x) for x in distractors.split(","))
@@ -126,8 +137,12 @@ def generate(
                            distractors={"min": lo, "max": hi})
     except (ValidationError, ValueError) as exc:
         raise fail(_validation_message(exc)) from exc
-    if out.exists() and any(out.iterdir()):
-        raise fail(f"{out} is not empty; choose a new folder (dataset files are never overwritten)")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise fail(f"{out} is not an empty folder; choose a new one (dataset files are never overwritten)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"cannot create {out}: {exc.strerror or exc}") from exc
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("generating", total=n)
@@ -136,6 +151,8 @@ def generate(
                                         workers=workers)
         except SpecError as exc:
             raise fail(str(exc)) from exc
+        except OSError as exc:
+            raise fail(f"cannot write {out}: {exc.strerror or exc}") from exc
     counts = manifest.get("counts", {})
     typer.echo(f"wrote {n} samples to {out} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
 
@@ -164,6 +181,9 @@ def score(
     if mode not in ("tiered", "binary"):
         raise fail("--mode must be 'tiered' or 'binary'")
     report = score_files(samples, completions, mode)  # type: ignore[arg-type]
+    if not report["scored"]:
+        raise fail(f"no completion was scored ({report['skipped_total']} skipped: "
+                   f"{report['skipped'] or 'the completions file is empty'}); nothing to report")
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
@@ -250,11 +270,13 @@ app.add_typer(datasets_app, name="datasets")
 # Training-side commands (worker, evaluate, tiny-model) import torch/TRL lazily inside each command,
 # so the service's CLI stays light.
 from app.cli import evaluate as cli_evaluate  # noqa: E402
+from app.cli import export as cli_export  # noqa: E402
 from app.cli import preferences as cli_preferences  # noqa: E402
 from app.cli import worker as cli_worker  # noqa: E402
 
 cli_worker.register(app)
 cli_evaluate.register(app)
+cli_export.register(app)
 cli_preferences.register(app)
 
 

@@ -47,6 +47,13 @@ def worker(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # TRL 1.16 itself calls this deprecated transformers property on every generation; it is not ours to fix.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    if not api_key:
+        typer.echo("error: the worker needs an API key with the worker scope: --api-key or TOOLFORGE_API_KEY "
+                   "(`toolforge keys create --scope worker`)", err=True)
+        raise typer.Exit(1)
+    if not url.startswith(("http://", "https://")):
+        typer.echo(f"error: --url {url!r} must start with http:// or https://", err=True)
+        raise typer.Exit(1)
     settings = Settings()
     work = work_dir or settings.data_dir / "worker"
     opts = WorkerOptions(
@@ -79,8 +86,19 @@ def sft(
     if not data.is_file():
         typer.echo(f"error: {data} does not exist", err=True)
         raise typer.Exit(1)
+    problem = (f"--steps {steps}: must be at least 1" if steps < 1
+               else f"--batch-size {batch_size}: must be at least 1" if batch_size < 1
+               else f"--model {model}: folder not found (give a local model folder)" if not Path(model).is_dir()
+               else None)
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1)
+    rows = read_jsonl(data)
+    if not rows:
+        typer.echo(f"error: {data} has no rows; nothing to train on", err=True)
+        raise typer.Exit(1)
     gpu = _cuda_available()
-    run_sft(model, read_jsonl(data), out, max_steps=steps, learning_rate=learning_rate, batch_size=batch_size,
+    run_sft(model, rows, out, max_steps=steps, learning_rate=learning_rate, batch_size=batch_size,
             use_cpu=not gpu, bf16=gpu, seed=seed)
     typer.echo(f"saved the SFT model to {out}")
 
@@ -95,6 +113,12 @@ def tiny_model(
     """Build a tiny random-weights Qwen2 model with a local tokenizer (offline; tests and demos)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from training.trainers.tiny import build_tiny_model
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        typer.echo(f"error: cannot create {out}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from exc
 
     build_tiny_model(out, hidden_size=hidden_size, num_layers=num_layers, vocab_size=vocab_size, seed=seed)
     typer.echo(f"wrote a tiny Qwen2 model to {out}")

@@ -3,11 +3,14 @@ import os
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from generators.export import PARQUET_SCHEMA
+from generators.export import PARQUET_SCHEMA, prompt_characters
+from generators.hub import card_yaml_header
 from generators.pipeline import generate_dataset
+from generators.prompt_lengths import prompt_length_stats
 from generators.registry import load_registry
 from generators.spec import DatasetSpec
 
@@ -90,8 +93,34 @@ def test_stats_and_card(dataset):
     assert stats["rejected_total"] == sum(stats["rejections"].values())
     assert 0.95 < stats["distinct_prompt_ratio"] <= 1.0
     card = (dataset / "README.md").read_text()
-    assert card.startswith("# exp\n") and "| execution | 720 | 60.00% | 0.6 |" in card
+    # the YAML header first (it makes the folder loadable by itself), then the card
+    assert card.startswith(card_yaml_header(pretty_name="exp") + "# exp\n")
+    assert "| execution | 720 | 60.00% | 0.6 |" in card
     assert 'load_dataset("json"' in card
+
+
+def test_stats_report_the_prompt_length_of_every_sample(dataset):
+    # characters of every prompt message (system, earlier turns, user), as `toolforge export` counts them
+    rows = _rows(dataset / "samples.jsonl")
+    lengths = [sum(len(m["content"]) for m in row["prompt"]) for row in rows]
+    assert any(len(row["prompt"]) > 2 for row in rows)  # dialogues are counted too
+    stats = json.loads((dataset / "stats.json").read_text())["prompt_length"]
+    assert stats == prompt_length_stats(lengths, "characters", "characters")
+    assert stats["n"] == 1200 and stats["percentiles"]["p100"] == max(lengths)
+    assert stats["recommended_max_prompt_length"] is None  # that needs tokens
+
+
+def _prompts(*prompts: list[tuple[str, str]]) -> pa.RecordBatch:
+    rows = [{"prompt": [{"role": r, "content": c} for r, c in p]} for p in prompts]
+    return pa.RecordBatch.from_pylist(rows, schema=pa.schema([PARQUET_SCHEMA.field("prompt")]))
+
+
+def test_prompt_characters_counts_characters_not_bytes():
+    single = [("system", "Sé"), ("user", "héllo")]
+    dialogue = [("system", "s"), ("user", "a"), ("assistant", "¿b?"), ("user", "c")]
+    assert list(prompt_characters(_prompts(single, single))) == [7, 7]  # [system, user] rows, in bulk
+    assert list(prompt_characters(_prompts(single, dialogue))) == [7, 6]  # with a dialogue row
+    assert list(prompt_characters(_prompts())) == []
 
 
 COUNT_CASES = [

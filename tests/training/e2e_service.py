@@ -71,12 +71,13 @@ def running_service(data: Path, lease_seconds: int) -> Iterator[dict[str, Any]]:
 
 
 def start_worker(service: dict[str, Any], tmp: Path, name: str, artifacts: Path, lease_seconds: int,
-                 idle_timeout: int) -> tuple[subprocess.Popen, Path]:
+                 idle_timeout: int, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
     """Start `toolforge worker --once` against `service`; return the process and its log file."""
     log_path = tmp / f"{name}.log"
     cmd = [sys.executable, "-m", "app.cli", "worker", "--url", service["url"], "--api-key", service["key"],
            "--artifacts", str(artifacts), "--work-dir", str(tmp / name), "--worker-id", name,
            "--lease-seconds", str(lease_seconds), "--poll-wait", "2", "--once", "--idle-timeout", str(idle_timeout)]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=offline_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=REPO, env={**offline_env(tmp), **(extra_env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT)
     return proc, log_path

@@ -422,6 +422,8 @@ def make_backend(
         return EndpointBackend(endpoint, endpoint_model, api_key=api_key, concurrency=concurrency,
                                max_tokens=max_new_tokens)
     if backend == "transformers":
+        if not Path(str(model)).is_dir():  # else transformers reads it as a hub id and says "Repo id must..."
+            raise ValueError(f"--model {model}: folder not found (give a local model folder)")
         return TransformersBackend(model, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device)
     if backend == "vllm":
         return VLLMBackend(model, max_new_tokens=max_new_tokens)

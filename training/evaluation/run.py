@@ -314,6 +314,31 @@ def evaluate_rows(
     return EvalRun(completions, results, metrics)
 
 
+def check_backend_errors(metrics: Mapping[str, Any], max_rate: float) -> None:
+    """Refuse a run whose backend failed on more than `max_rate` of the rows (its scores would mean nothing).
+
+    Args:
+        metrics: the run's metrics (``n`` and ``meta.backend_errors``).
+        max_rate: the largest acceptable share of failed requests (0 to 1).
+
+    Raises:
+        EvaluationError: too many failed requests; the message gives the count and the commonest reason.
+
+    >>> check_backend_errors({"n": 100, "meta": {"backend_errors": 5}}, 0.05)
+    >>> check_backend_errors({"n": 100, "meta": {"backend_errors": 6, "backend_error_reasons": {"501": 6}}}, 0.05)
+    Traceback (most recent call last):
+    ...
+    training.evaluation.run.EvaluationError: 6 of 100 backend requests failed (6.0% > 5.0%; most often: 501)
+    """
+    n = metrics.get("n") or 0
+    meta = metrics.get("meta") or {}
+    errors = meta.get("backend_errors") or 0
+    if n and errors / n > max_rate:
+        reasons = meta.get("backend_error_reasons") or {}
+        top = f"; most often: {next(iter(reasons))}" if reasons else ""
+        raise EvaluationError(f"{errors} of {n} backend requests failed ({errors / n:.1%} > {max_rate:.1%}{top})")
+
+
 def write_run(run: EvalRun, out_dir: Path) -> dict[str, Path]:
     """Write ``completions.jsonl`` (one line per sample, with its score) and ``metrics.json``.
 
@@ -464,6 +489,7 @@ def follow(
     wait: float = 30.0,
     stop_when_idle: bool = False,
     on_event: Callable[[str, str], None] | None = None,
+    max_backend_error_rate: float = 0.05,
 ) -> list[dict[str, Any]]:
     """Evaluate every new model version announced with ``evaluate: true`` and register the evaluations.
 
@@ -476,6 +502,7 @@ def follow(
         wait: long-poll seconds.
         stop_when_idle: return once the feed has no new event.
         on_event: called with ``(model_id, message)`` for progress lines.
+        max_backend_error_rate: a run with more failed backend requests is skipped, not registered.
 
     Returns:
         The evaluations created (a model that fails is reported through `on_event` and skipped).
@@ -491,6 +518,7 @@ def follow(
                                 meta={"model_id": model_id, "dataset_id": dataset.dataset_id})
             out = out_root / model_id
             write_run(run, out)
+            check_backend_errors(run.metrics, max_backend_error_rate)
             created.append(register_evaluation(client, dataset_id=dataset.dataset_id, metrics=run.metrics,
                                                model_id=model_id, report_uri=str(out.resolve())))
             if on_event:

@@ -18,6 +18,7 @@ from training.worker.artifacts import join_uri, upload_dir
 
 if TYPE_CHECKING:
     from training.worker.loop import StopSignal
+    from training.worker.tracking import Tracker
 
 log = logging.getLogger("toolforge.worker")
 
@@ -66,11 +67,13 @@ class Heartbeat:
 
 
 def trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: str, is_main: bool,
-                      phase: str = "grpo", before_upload: Callable[[Path], Any] | None = None) -> Any:
+                     phase: str = "grpo", before_upload: Callable[[Path], Any] | None = None,
+                     tracker: Tracker | None = None) -> Any:
     """A ``TrainerCallback`` reporting to the service, uploading checkpoints and obeying stop requests.
 
     `before_upload` is called with each local checkpoint folder before it is copied to the store
-    (the rollout recorder puts its rows there, so a resumed job keeps them).
+    (the rollout recorder puts its rows there, so a resumed job keeps them). With a `tracker`, every
+    logged number also goes to the job's MLflow run.
     """
     from transformers import TrainerCallback
 
@@ -96,6 +99,8 @@ def trainer_callback(heartbeat: Heartbeat, stop: StopSignal, checkpoints_uri: st
             numbers = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
             self.metrics.update(numbers)
             heartbeat.update(metrics={**self.metrics, "step": state.global_step, "phase": phase})
+            if tracker is not None:
+                tracker.log_metrics(numbers, state.global_step, phase)
 
         def on_save(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
             if is_main and not heartbeat.lost.is_set():

@@ -20,6 +20,7 @@ from training.client import LeaseLost, ServiceClient, ServiceError
 from training.trainers.config import TrainingConfig
 from training.worker.artifacts import download_dir, join_uri, upload_dir
 from training.worker.heartbeat import Heartbeat, trainer_callback
+from training.worker.tracking import Tracker, read_manifest, run_name, run_tags
 
 if TYPE_CHECKING:
     from training.worker.loop import StopSignal, WorkerOptions
@@ -107,6 +108,42 @@ def run_job(job: dict[str, Any], opts: WorkerOptions, client: ServiceClient, sto
 
 def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client: ServiceClient,
            stop: StopSignal, heartbeat: Heartbeat, is_main: bool, world: int) -> JobResult:
+    tracker = Tracker.from_env() if is_main else Tracker(False)
+    try:
+        result = _train_job(job, cfg, opts, client, stop, heartbeat, is_main, world, tracker)
+    except BaseException:
+        tracker.end("FAILED")
+        raise
+    tracker.end("FINISHED" if result.status == "succeeded" else "KILLED")
+    return result
+
+
+def _start_run(tracker: Tracker, client: ServiceClient, job: dict[str, Any], dataset: dict[str, Any],
+               cfg: TrainingConfig, work_dir: Path) -> None:
+    """Open the job's MLflow run: name, ids, config, the dataset's manifest and card, the dataset as input."""
+    if not tracker.enabled:
+        return
+    files = {f["name"]: f for f in dataset.get("files", [])}
+    local: dict[str, Path] = {}
+    for name in ("manifest.json", "README.md"):
+        if name in files:
+            try:
+                local[name] = client.download(files[name]["url"], work_dir / "datasets" / dataset["id"] / name,
+                                              files[name]["sha256"])
+            except ServiceError as exc:
+                log.warning("MLflow: %s of %s not logged: %s", name, dataset["id"], exc)
+    tracker.start(run_name(job, dataset, cfg.method), run_tags(job, dataset, read_manifest(local.get("manifest.json")),
+                                                               cfg.to_dict()), cfg.to_dict())
+    for path in local.values():
+        tracker.log_artifact(path, "dataset")
+    samples = files.get(SAMPLES_FILE) or next(iter(files.values()), None)
+    if samples is not None:
+        url = str(client.http.base_url.join(samples["url"]))
+        tracker.log_dataset(dataset, url, samples.get("sha256"), "training")
+
+
+def _train_job(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client: ServiceClient,
+               stop: StopSignal, heartbeat: Heartbeat, is_main: bool, world: int, tracker: Tracker) -> JobResult:
     from generators.records import read_jsonl
     from training.derived.rollouts import ROLLOUTS_FILE, RolloutRecorder
     from training.trainers.grpo import make_trainer
@@ -122,6 +159,7 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
                          f"{dataset.get('kind')}" + (" (make pairs with `toolforge preferences --push`)"
                                                      if cfg.method == "dpo" else ""))
     rows = read_jsonl(samples, cfg.max_samples)
+    _start_run(tracker, client, job, dataset, cfg, opts.work_dir)
     heartbeat.update(metrics={"phase": "starting", "samples": len(rows)})
     heartbeat.beat()
 
@@ -135,7 +173,7 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
             run_sft(cfg.base_model, rows, local_sft, max_steps=cfg.sft_warmup_steps,
                     learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
                     use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed,
-                    on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps))
+                    on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps, tracker))
             if is_main:
                 upload_dir(local_sft, sft_uri)
         model_path = local_sft
@@ -148,7 +186,7 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
         resume = download_dir(job["checkpoint_uri"], work / cfg.method / name)
         log.info("resuming %s from %s", job_id, job["checkpoint_uri"])
 
-    report_to = _trackers()
+    report_to = None  # transformers' MLflowCallback is replaced by the job's own run (training.worker.tracking)
     recorder = None
     if cfg.method == "grpo":
         # One file per process: each records the completions it scored.
@@ -157,7 +195,8 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
         if resume is not None:
             log.info("kept %d rollouts from the checkpoint", kept)
     callback = trainer_callback(heartbeat, stop, join_uri(job_uri, "checkpoints"), is_main, phase=cfg.method,
-                                 before_upload=recorder.snapshot if recorder is not None else None)
+                                before_upload=recorder.snapshot if recorder is not None else None,
+                                tracker=tracker)
     if cfg.method == "dpo":
         from training.trainers.dpo import make_dpo_trainer
 
@@ -197,15 +236,23 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
         "metrics": metrics,
         "artifact_uri": artifact_uri,
     }
-    client.complete(job_id, opts.worker_id, model)
+    if tracker.run_id is not None:
+        model["config"]["mlflow_run_id"] = tracker.run_id
+    registered = client.complete(job_id, opts.worker_id, model)
+    if registered.get("id"):
+        tracker.set_tag("model_id", str(registered["id"]))
     return JobResult("succeeded", model=model)
 
 
-def _sft_progress(heartbeat: Heartbeat, total: int) -> Callable[[dict[str, float]], None]:
-    """An ``on_log`` for ``run_sft`` that reports SFT steps and loss on the heartbeat (one log per step)."""
+def _sft_progress(heartbeat: Heartbeat, total: int, tracker: Tracker | None = None
+                  ) -> Callable[[dict[str, float]], None]:
+    """An ``on_log`` for ``run_sft`` that reports SFT steps and loss on the heartbeat (one log per step)
+    and, when tracking, logs them to the job's MLflow run."""
     done = [0]
 
     def report(logs: dict[str, float]) -> None:
+        if tracker is not None:
+            tracker.log_metrics(logs, done[0] + ("loss" in logs), "sft")
         if "loss" not in logs:  # the closing summary (train_runtime...) is not a step
             return
         done[0] += 1
@@ -278,14 +325,3 @@ def _stop_early(client: ServiceClient, job_id: str, worker_id: str, heartbeat: H
         log.warning("release failed (the lease will expire instead): %s", exc)
     return JobResult("released")
 
-
-def _trackers() -> list[str] | None:
-    """``["mlflow"]`` when MLFLOW_TRACKING_URI is set and mlflow is installed; else None."""
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        return None
-    try:
-        import mlflow  # noqa: F401
-    except ImportError:
-        log.warning("MLFLOW_TRACKING_URI is set but mlflow is not installed; metrics go to the service only")
-        return None
-    return ["mlflow"]

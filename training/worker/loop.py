@@ -92,6 +92,9 @@ class StopSignal:
         return self.event.is_set()
 
 
+OUTAGE_MAX_WAIT = 30.0  # seconds between claims while the service is unreachable
+
+
 def read_cursor(state_dir: Path) -> int:
     """The stored event cursor (0 when none)."""
     try:
@@ -133,7 +136,9 @@ def run_worker(opts: WorkerOptions, client: ServiceClient | None = None, stop: S
         on_result: called with each job's outcome.
 
     Returns:
-        The process exit code: 0, or 1 when the last job failed.
+        The process exit code: 0, or 1 when the last job failed, the service refused the worker (4xx) or,
+        with ``once`` and `idle_timeout`, stayed unreachable that long. An unreachable service (or a 5xx) is
+        waited out: claims are retried with a backoff from 2 s up to 30 s.
     """
     client = client or ServiceClient(opts.url, opts.api_key)
     if stop is None:
@@ -143,11 +148,29 @@ def run_worker(opts: WorkerOptions, client: ServiceClient | None = None, stop: S
     cursor = read_cursor(opts.state_dir)
     idle_since = time.monotonic()
     code = 0
+    outage = 0  # consecutive failed claims: the wait before the next grows with it
     while not stop.is_set():
-        if rank == 0:
-            job = client.claim(opts.worker_id, opts.lease_seconds)
-        else:
-            job = _wait_for_assignment(client, opts, stop)
+        try:
+            job = client.claim(opts.worker_id, opts.lease_seconds) if rank == 0 else _wait_for_assignment(
+                client, opts, stop)
+        except ServiceError as exc:
+            if not exc.transient:  # a wrong key or scope does not fix itself: say so and stop
+                log.error("the service refused the worker: %s", exc)
+                return 1
+            outage += 1
+            delay = min(OUTAGE_MAX_WAIT, 2.0 ** min(outage, 5))
+            if opts.once and opts.idle_timeout is not None:
+                left = opts.idle_timeout - (time.monotonic() - idle_since)
+                if left <= 0:
+                    log.error("could not reach the service at %s within %ss: %s", opts.url, opts.idle_timeout, exc)
+                    return 1
+                delay = min(delay, left)
+            log.warning("service unavailable (%s); waiting %.0f s", exc, delay)
+            stop.event.wait(delay)
+            continue
+        if outage:
+            log.info("service reachable again after %d failed attempt(s)", outage)
+            outage = 0
         if job is not None:
             log.info("claimed %s (attempt %s)", job["id"], job.get("attempts"))
             result = run_job(job, opts, client, stop)

@@ -257,7 +257,8 @@ def test_cli_evaluate_endpoint_and_report(scripted: ScriptedServer, tmp_path: Pa
     rows_file.write_text("".join(json.dumps(r) + "\n" for r, _ in SCRIPT.values()))
     runner = CliRunner()
     result = runner.invoke(cli_app, ["evaluate", "--endpoint", scripted.url, "--dataset", str(rows_file),
-                                     "--out", str(tmp_path / "ep"), "--concurrency", "3"])
+                                     "--out", str(tmp_path / "ep"), "--concurrency", "3",
+                                     "--max-backend-errors", "0.2"])  # the script fails 1 of 10 on purpose
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "ep" / "metrics.json").read_text())
     assert metrics["overall"]["accuracy"] == 0.5
