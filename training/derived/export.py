@@ -226,8 +226,10 @@ def export_dataset(
             behaviours[row.get("behavior", "?")] += 1
             yield row
 
+    written = 0
     try:
         for record, line in export_rows(measured(), fmt, template):
+            written += 1
             if parquet is not None:
                 parquet.add(record)
             else:
@@ -246,8 +248,10 @@ def export_dataset(
         "format": fmt,
         "template": template,
         "source": str(file),
-        "n": len(lengths),
+        "n": written,
         "behaviours": dict(sorted(behaviours.items())),
+        "left_out": {"direct (no reference answer; verl keeps them)": len(lengths) - written}
+        if written != len(lengths) else {},
         "prompt_length": prompt_length_stats(lengths, "tokens" if tokenizer else "characters",
                                              str(tokenizer) if tokenizer else "characters"),
         "files": [s.entry() for s in (records, meta) if s is not None],

@@ -238,10 +238,14 @@ def export_rows(rows: Iterable[Mapping[str, Any]], fmt: Format, template: Templa
         template: the rendering (default: `DEFAULT_TEMPLATE` of the format).
 
     Yields:
-        One pair per row, in order.
+        One pair per row, in order. Chat formats leave out direct rows (a request that needs no tool): their
+        answer is not in the data, and an assistant turn without content would teach silence; verl keeps them,
+        since its reward judges the model's own answer.
     """
     template = template or DEFAULT_TEMPLATE[fmt]
     for index, row in enumerate(rows):
+        if fmt != "verl" and row.get("behavior") == "direct":
+            continue
         yield to_record(row, fmt, template, index), (None if fmt == "verl" else metadata(row))
 
 

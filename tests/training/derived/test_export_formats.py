@@ -311,3 +311,16 @@ def test_a_bad_row_is_reported_with_its_index(dataset, tmp_path):
     (tmp_path / "bad.jsonl").write_bytes(b"\n".join([*lines[:3], orjson.dumps(bad)]) + b"\n")
     with pytest.raises(FormatError, match="row 3: ground truth needs one of"):
         export_dataset(tmp_path / "bad.jsonl", tmp_path / "x", "openai")
+
+
+def test_direct_rows_leave_chat_exports_and_stay_in_verl():
+    from training.derived.formats import export_rows
+
+    row = {"prompt": [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "hi!"}],
+           "tools": [], "behavior": "direct", "reward_model": {"style": "rule", "ground_truth": {"direct": {}}},
+           "extra_info": {"sample_id": "d-1"}}
+    # no answer to train on: the chat formats leave the row out, verl's reward judges the model's own answer
+    for fmt in ("openai", "trl-sft", "sharegpt"):
+        assert list(export_rows([row], fmt)) == []
+    (record, meta), = export_rows([row], "verl")
+    assert record["data_source"] == "toolforge/direct" and meta is None
