@@ -239,7 +239,7 @@ def datetime_phrases(now: dt.datetime, when: dt.datetime) -> tuple[str, ...]:
     return tuple(out)
 
 
-def render_date(day: dt.date, rng: random.Random, now: dt.datetime | None = None, relative: float = 0.6) -> str:
+def render_date(day: dt.date, rng: random.Random, now: dt.datetime | None = None, relative: float = 0.75) -> str:
     """One form of `day`: relative `relative` of the time when `now` is given and a relative form exists.
 
     Without `now`, an absolute form with the year ("on March 14th, 2026").
@@ -259,7 +259,7 @@ def render_datetime(when: dt.datetime, rng: random.Random, now: dt.datetime | No
         clocks = time_phrases(when.hour, when.minute)
         return f"{day} at {clocks[int(rng.random() * len(clocks))]}"
     rel, absolute = _datetime_split(now, when)
-    forms = rel if rel and rng.random() < 0.6 else absolute
+    forms = rel if rel and rng.random() < 0.75 else absolute
     return forms[int(rng.random() * len(forms))]
 
 
