@@ -334,14 +334,21 @@ class Slot:
             partial = [p for p in partial if len(set(p.names)) == most]
             tpl = partial[int(rng.random() * len(partial))]
             props = self.schema.get("properties", {})
-            head = tpl.fill([say(value[f], props.get(f, {}), f) for f in tpl.names])
+            head = _fill_said(tpl, [say(value[f], props.get(f, {}), f) for f in tpl.names])
             rest = [self.composed_fields[f].render(v, rng, say) for f, v in value.items()
                     if f not in tpl.names and f in self.composed_fields]
             return _join_and([head, *rest])
         tpl = fits[int(rng.random() * len(fits))]
         props = self.schema.get("properties", {})
-        return tpl.fill([say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)
-                         for f in tpl.names])
+        return _fill_said(tpl, [say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)
+                                for f in tpl.names])
+
+
+def _fill_said(tpl: Template, said: list[str]) -> str:
+    # As `Slot.render`: a date after a preposition drops its own "on"/"at" ("between Tuesday and the 29th").
+    said = [t[3:] if t[:3] in ("on ", "at ") and _AFTER_PREPOSITION.search(lit) else t
+            for t, lit in zip(said, tpl.literals, strict=False)]
+    return tpl.fill(said)
 
 
 # Words after which a date or time drops its own "on" / "at" ("until at 8pm" -> "until 8pm").

@@ -216,8 +216,10 @@ def _surface_object(
     head, qty, rest = [], "", []
     for k, v in value.items():
         text = surface(v, props.get(k, {}), k, rng, currency=cur, now=now)
-        if k == "id" or k.endswith(("_id", "Id")):
-            head.append(text)
+        if k == "id" or k.endswith(("_id", "Id")) or (type(v) is str and ("@" in v or "://" in v)):
+            head.append(text)  # an id, an email or a link says what it is by itself
+        elif "percent" in k and type(v) in (int, float):
+            rest.append(f"{text}%")
         elif k in _QUANTITY_FIELDS and type(v) is int:
             qty = f"{text} x "
         elif type(v) is str and " " in v.strip():
