@@ -60,7 +60,7 @@ def _template_samples(spec: DatasetSpec):
 
 
 def test_openai_paraphrased_dataset_through_the_api(server, stub):
-    body = {"name": "paraphrased", "n": 400, "seed": 5,
+    body = {"name": "paraphrased", "n": 400, "seed": 5, "parallel_share": 0, "multi_turn_share": 0,
             "paraphrase": {"backend": "openai", "base_url": stub.base_url, "model": "stub-mixed", "concurrency": 8}}
     created = server.client.post("/v1/datasets", json=body, headers=server.auth("write"))
     assert created.status_code == 202, created.text
