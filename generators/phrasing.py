@@ -597,7 +597,9 @@ class ToolPhrasing:
             phrases = [slots[p].render(args[p], rng, say) for p in order]
             body = _join_addons(phrases, rng)
             if not body:
-                text = (head.rstrip(" ,") + tail.lstrip(" ,")).strip()
+                rest = tail.lstrip(" ,")
+                # a tail that goes on with a word needs its space back ("... temperature thanks!")
+                text = (head.rstrip(" ,") + (" " if rest[:1].isalnum() else "") + rest).strip()
             else:
                 text = head + body + tail
             return _style(text, rng, head), fid
