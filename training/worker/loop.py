@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from training.client import LeaseLost, ServiceClient, ServiceError
-from training.trainers.config import TrainingConfig
+from training.trainers.config import TrainingConfig, lora_config
 
 log = logging.getLogger("toolforge.worker")
 WAKE_TYPES = ["dataset.ready", "job.queued", "job.requeued"]
@@ -352,7 +352,7 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
             heartbeat.update(metrics={"phase": "sft"}, progress_done=0, progress_total=cfg.sft_warmup_steps)
             run_sft(cfg.base_model, rows, local_sft, max_steps=cfg.sft_warmup_steps,
                     learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
-                    use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed,
+                    use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed, lora=lora_config(cfg),
                     on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps))
             if main:
                 upload_dir(local_sft, sft_uri)
