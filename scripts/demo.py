@@ -97,6 +97,7 @@ QUICK = DemoPlan(
         "sft_warmup_steps": 4, "sft_learning_rate": 3e-3, "sft_batch_size": 4,
         "max_steps": 2, "prompts_per_step": 2, "num_generations": 2, "per_device_train_batch_size": 4,
         "max_completion_length": 8, "temperature": 1.0, "learning_rate": 5e-4, "beta": 0.0,
+        "lora": True, "lora_r": 4, "lora_alpha": 8,  # the LoRA path of the full plan, SFT merge included
         "reward": "tiered", "save_steps": 1000, "evaluate": False,
     },
     eval_batch_size=12,
@@ -246,6 +247,7 @@ def _env(data_dir: Path, threads: int) -> dict[str, str]:
         "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"),
         "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(data_dir / "hf"),
         "TOKENIZERS_PARALLELISM": "false", "DISABLE_MLFLOW_INTEGRATION": "TRUE",
+        "TQDM_DISABLE": "1",  # transformers' GGUF reader draws its own bar (no setting turns it off)
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
     }
 
@@ -750,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
     # Offline, before transformers is imported (it reads HF_HOME once).
     os.environ.update({k: v for k, v in _env(data_dir.resolve(), args.threads).items()
-                       if k.startswith(("HF_", "TOKENIZERS"))})
+                       if k.startswith(("HF_", "TOKENIZERS", "TQDM"))})
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
