@@ -384,7 +384,8 @@ def _train(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, client
     else:
         trainer = make_trainer(cfg, model_path, rows, work / "grpo", callbacks=[callback], report_to=report_to,
                                world_size=world, recorder=recorder)
-    heartbeat.update(metrics={"phase": cfg.method})
+    # Reset the SFT warm start's progress; on_train_begin sets the trainer's own step count.
+    heartbeat.update(metrics={"phase": cfg.method}, progress_done=0, progress_total=max(cfg.max_steps, 0))
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     state = trainer.state
