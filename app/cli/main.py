@@ -267,14 +267,16 @@ from app.cli.datasets import datasets_app  # noqa: E402 - the HTTP client comman
 
 app.add_typer(datasets_app, name="datasets")
 
-# Training-side commands (worker, evaluate, tiny-model) import torch/TRL lazily inside each command,
+# Training-side commands (worker, evaluate, tiny-model, base-model) import torch/TRL lazily inside each command,
 # so the service's CLI stays light.
+from app.cli import base_model as cli_base_model  # noqa: E402
 from app.cli import evaluate as cli_evaluate  # noqa: E402
 from app.cli import export as cli_export  # noqa: E402
 from app.cli import preferences as cli_preferences  # noqa: E402
 from app.cli import worker as cli_worker  # noqa: E402
 
 cli_worker.register(app)
+cli_base_model.register(app)
 cli_evaluate.register(app)
 cli_export.register(app)
 cli_preferences.register(app)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.demo import BEHAVIOURS, FULL, QUICK, relative, render_table, summary_rows
+from scripts.demo import FULL, QUICK, SHOWN, relative, render_table, summary_rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,8 +53,8 @@ def test_summary_rows_compare_with_base_and_sft() -> None:
 
 
 def test_render_table_has_one_line_per_model_and_every_column() -> None:
-    runs = [("base", _metrics(0.1, 0.2, {b: (0.1, 0.2) for b in BEHAVIOURS})),
-            ("SFT+GRPO", _metrics(0.3, 0.3, {b: (0.3, 0.3) for b in BEHAVIOURS}))]
+    runs = [("base", _metrics(0.1, 0.2, {b: (0.1, 0.2) for b in SHOWN})),
+            ("SFT+GRPO", _metrics(0.3, 0.3, {b: (0.3, 0.3) for b in SHOWN}))]
     lines = render_table(summary_rows(runs)).splitlines()
     assert len(lines) == 4 and all(line.count("|") == 9 for line in lines)
     assert lines[3] == "| SFT+GRPO | 30.0% | 0.300 | 30.0% (0.30) | 30.0% (0.30) | 30.0% (0.30) | +50.0% | +0.0% |"
@@ -83,7 +83,8 @@ def test_quick_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{logs}"
     # Progress is printed all along, ending with the table.
     for marker in ("POST /v1/datasets 'demo-train'", "POST /v1/training-jobs", "grpo: step",
-                   "lineage: dataset", "| model | held-out accuracy | mean reward |"):
+                   "lineage: dataset", "| model | held-out accuracy | mean reward |",
+                   "bfcl: ", "when2call: ", "| file | base | SFT | SFT+GRPO |"):
         assert marker in proc.stdout, marker
     summary = json.loads((out / "summary.json").read_text())
     assert [row["model"] for row in summary["table"]] == ["base", "SFT", "SFT+GRPO"]
@@ -92,5 +93,9 @@ def test_quick_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     assert len(set(summary["ids"]["models"].values())) == 3
     report = json.loads((out / "report.json").read_text())
     assert [m["label"] for m in report["models"]] == ["base", "SFT", "SFT+GRPO"]
-    for name in ("report.md", "summary.md", "per_behavior_accuracy.png", "runs/sft-grpo/metrics.json"):
+    # The same three models on the BFCL / When2Call-format files, through toolforge evaluate's readers.
+    assert set(summary["benchmarks"]) == {"bfcl", "when2call"}
+    assert all(set(b["runs"]) == {"base", "SFT", "SFT+GRPO"} and b["rows"] > 0 for b in summary["benchmarks"].values())
+    for name in ("report.md", "summary.md", "per_behavior_accuracy.png", "runs/sft-grpo/metrics.json",
+                 "benchmarks/bfcl/sft-grpo/metrics.json", "benchmarks/when2call/base/metrics.json"):
         assert (out / name).is_file(), name

@@ -64,7 +64,9 @@ class TrainingConfig:
         metadata={"help": "KL penalty coefficient against the reference model; 0 drops the reference model."},
     )
     seed: int = field(default=0, metadata={"help": "Seed for data order, sampling and initialisation."})
-    lora: bool = field(default=False, metadata={"help": "Train a LoRA adapter (peft) instead of all weights."})
+    lora: bool = field(default=False, metadata={
+        "help": "Train LoRA adapters (peft) instead of all weights: the SFT warm start's (merged into its saved "
+                "model), then GRPO's or DPO's (saved as an adapter)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA layers."})

@@ -9,18 +9,25 @@ give the policy replies the reward can tell apart:
 - refusal -> a short decline.
 
 The reference answers are pure functions (no torch); ``run_sft`` imports TRL lazily.
+
+TRL cuts every prompt + answer at ``max_length`` (1024 by default) and silently drops the rows whose prompt
+alone fills it, so ``run_sft`` sizes ``max_length`` from the measured token lengths of the rows (``fit_length``)
+and logs a warning with the counts when a row is still dropped or cut.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from training.rewards.scoring import expected_calls, read_ground_truth
 
 REFUSAL_REPLY = "I'm sorry, but I can't help with that request."
+log = logging.getLogger(__name__)
 # The answer to a person at risk: care, and a way to reach help now (the reward's `supportive` check).
 SUPPORT_REPLY = ("I'm really sorry you're feeling this way, and I can't help with that. You don't have to go "
                  "through this alone: please reach out to a crisis line now (in the US call or text 988; in the "
@@ -99,6 +106,91 @@ def sft_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class LengthFit:
+    """How the SFT rows fit ``max_length`` (token counts through the model's chat template).
+
+    Attributes:
+        max_length: the length the trainer truncates at.
+        rows: rows measured.
+        longest: the longest prompt + answer.
+        prompt_tokens: (shortest, median, longest) prompt.
+        answer_tokens: (shortest, median, longest) answer (template tokens around it included).
+        dropped: rows whose prompt alone reaches ``max_length`` (TRL drops them: no answer token is left).
+        cut: rows whose answer is cut short (the model learns a truncated call).
+    """
+
+    max_length: int
+    rows: int
+    longest: int
+    prompt_tokens: tuple[int, int, int]
+    answer_tokens: tuple[int, int, int]
+    dropped: int
+    cut: int
+
+    def summary(self) -> str:
+        """One line for the log."""
+        p, a = self.prompt_tokens, self.answer_tokens
+        return (f"SFT max_length {self.max_length} for {self.rows} rows (longest {self.longest} tokens; prompt "
+                f"{p[0]}/{p[1]}/{p[2]}, answer {a[0]}/{a[1]}/{a[2]} min/median/max): "
+                f"{self.dropped} dropped, {self.cut} cut")
+
+
+def _spread(values: Sequence[int]) -> tuple[int, int, int]:
+    ordered = sorted(values)
+    return (ordered[0], ordered[len(ordered) // 2], ordered[-1]) if ordered else (0, 0, 0)
+
+
+def fit_length(lengths: Sequence[tuple[int, int]], limit: int | None = None) -> LengthFit:
+    """Choose ``max_length`` for rows of measured lengths: the longest row, capped at `limit`.
+
+    Args:
+        lengths: ``(prompt_tokens, prompt_and_answer_tokens)`` per row.
+        limit: the most the model or the caller allows (None: no cap).
+
+    Returns:
+        The fit, with the rows dropped (prompt >= max_length) and cut (answer past max_length) counted.
+
+    >>> f = fit_length([(100, 120), (300, 330)])
+    >>> (f.max_length, f.dropped, f.cut, f.answer_tokens)
+    (330, 0, 0, (20, 30, 30))
+    >>> f = fit_length([(100, 120), (300, 330), (250, 310)], limit=300)
+    >>> (f.max_length, f.dropped, f.cut)
+    (300, 1, 1)
+    """
+    longest = max((total for _, total in lengths), default=1)
+    max_length = longest if limit is None else min(longest, limit)
+    return LengthFit(
+        max_length=max_length,
+        rows=len(lengths),
+        longest=longest,
+        prompt_tokens=_spread([p for p, _ in lengths]),
+        answer_tokens=_spread([t - p for p, t in lengths]),
+        dropped=sum(p >= max_length for p, _ in lengths),
+        cut=sum(p < max_length < t for p, t in lengths),
+    )
+
+
+def measure_lengths(tokenizer: Any, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    """Token lengths of SFT rows as TRL tokenizes them: the prompt, and prompt + answer, through the chat template.
+
+    Args:
+        tokenizer: the model's tokenizer (with its chat template).
+        rows: ``sft_rows`` output.
+
+    Returns:
+        ``(prompt_tokens, prompt_and_answer_tokens)`` per row.
+    """
+    out = []
+    for row in rows:
+        prompt = tokenizer.apply_chat_template(row["prompt"], tokenize=True, add_generation_prompt=True,
+                                               return_dict=True)["input_ids"]
+        full = tokenizer.apply_chat_template(row["prompt"] + row["completion"], tokenize=True,
+                                             return_dict=True)["input_ids"]
+        out.append((len(prompt), len(full)))
+    return out
+
+
 def run_sft(
     model_path: str | Path,
     rows: Iterable[Mapping[str, Any]],
@@ -111,7 +203,9 @@ def run_sft(
     bf16: bool = False,
     seed: int = 0,
     lora: Any = None,
+    max_length: int | None = None,
     on_log: Callable[[dict[str, float]], None] | None = None,
+    on_fit: Callable[[LengthFit], None] | None = None,
 ) -> Path:
     """Fine-tune `model_path` on the reference answers of `rows` with TRL's ``SFTTrainer``; save to `out_dir`.
 
@@ -126,7 +220,10 @@ def run_sft(
         bf16: train in bfloat16 (GPU).
         seed: the trainer's seed.
         lora: a ``peft.LoraConfig`` to train an adapter instead of all weights (merged before saving).
+        max_length: truncate prompt + answer here (None: the longest row, capped at the model's context). A row
+            whose prompt alone reaches it is dropped by TRL, a longer answer is cut: both are counted and warned.
         on_log: called with each logged metrics dict (loss, learning rate...).
+        on_fit: called once with the measured ``LengthFit`` before training.
 
     Returns:
         `out_dir`, holding a full model (adapters merged) and the tokenizer.
@@ -138,7 +235,17 @@ def run_sft(
     out_dir = Path(out_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     model = AutoModelForCausalLM.from_pretrained(str(model_path))
-    dataset = Dataset.from_list(sft_rows(rows))
+    examples = sft_rows(rows)
+    context = getattr(model.config, "max_position_embeddings", None)
+    fit = fit_length(measure_lengths(tokenizer, examples), max_length if max_length is not None else context)
+    if fit.dropped or fit.cut:
+        log.warning("%s: %d of %d rows are longer than max_length; raise max_length or offer fewer tools "
+                    "(distractors) per prompt", fit.summary(), fit.dropped + fit.cut, fit.rows)
+    else:
+        log.info("%s", fit.summary())
+    if on_fit is not None:
+        on_fit(fit)
+    dataset = Dataset.from_list(examples)
     args = SFTConfig(
         output_dir=str(out_dir / "_sft_run"),
         max_steps=max_steps,
@@ -149,6 +256,7 @@ def run_sft(
         # Set the new name explicitly: TRL defaults the deprecated alias to True (slower on CPU, and it warns).
         activation_checkpointing=not use_cpu,
         seed=seed,
+        max_length=fit.max_length,
         logging_steps=1,
         save_strategy="no",
         report_to="none",
@@ -168,6 +276,10 @@ def run_sft(
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=lora,
         callbacks=callbacks,
     )
+    kept = len(trainer.train_dataset)
+    if kept != fit.rows - fit.dropped:  # TRL changed how it tokenizes or filters: say so rather than guess
+        log.warning("SFT: TRL kept %d of %d rows, %d expected from the measured lengths", kept, fit.rows,
+                    fit.rows - fit.dropped)
     trainer.train()
     trained = trainer.model
     if lora is not None:

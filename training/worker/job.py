@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from generators.records import SAMPLES_FILE
 from training.client import LeaseLost, ServiceClient, ServiceError
-from training.trainers.config import TrainingConfig
+from training.trainers.config import TrainingConfig, lora_config
 from training.worker.artifacts import download_dir, join_uri, upload_dir
 from training.worker.heartbeat import Heartbeat, trainer_callback
 from training.worker.tracking import Tracker, read_manifest, run_name, run_tags
@@ -172,7 +172,7 @@ def _train_job(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, cl
             heartbeat.update(metrics={"phase": "sft"}, progress_done=0, progress_total=cfg.sft_warmup_steps)
             run_sft(cfg.base_model, rows, local_sft, max_steps=cfg.sft_warmup_steps,
                     learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
-                    use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed,
+                    use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed, lora=lora_config(cfg),
                     on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps, tracker))
             if is_main:
                 upload_dir(local_sft, sft_uri)
@@ -205,7 +205,8 @@ def _train_job(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, cl
     else:
         trainer = make_trainer(cfg, model_path, rows, work / "grpo", callbacks=[callback], report_to=report_to,
                                world_size=world, recorder=recorder)
-    heartbeat.update(metrics={"phase": cfg.method})
+    # Reset the SFT warm start's progress; on_train_begin sets the trainer's own step count.
+    heartbeat.update(metrics={"phase": cfg.method}, progress_done=0, progress_total=max(cfg.max_steps, 0))
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     state = trainer.state
