@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from generators.records import SAMPLES_FILE
 from training.client import LeaseLost, ServiceClient, ServiceError
-from training.trainers.config import TrainingConfig, lora_config
+from training.trainers.config import TrainingConfig
+from training.trainers.loading import lora_config
 from training.worker.artifacts import download_dir, join_uri, upload_dir
 from training.worker.heartbeat import Heartbeat, trainer_callback
 from training.worker.tracking import Tracker, read_manifest, run_name, run_tags
