@@ -37,6 +37,7 @@ def test_train_and_heldout_halves_share_no_act_thing_or_frame():
     for name in train.caps:
         assert not set(train.caps[name].acts) & set(heldout.caps[name].acts), name
     assert not set(train.harm_frames) & set(heldout.harm_frames)
+    assert not set(train.traits) & set(heldout.traits)
     assert not set(train.self_harm_frames) & set(heldout.self_harm_frames)
     assert not set(train.oos_frames) & set(heldout.oos_frames)
 
