@@ -11,6 +11,29 @@ from generators.spec import DatasetSpec
 from training.trainers.config import check_config
 
 
+class ErrorPublic(BaseModel):
+    """Every error body: what kind of error, and what to change; some errors add fields (e.g. ``settings``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="machine-readable kind, e.g. invalid_input, not_found, conflict, unauthorized")
+    detail: str = Field(description="what went wrong and what to change")
+
+
+_ERRORS = {
+    401: "No API key, or an unknown or revoked one (the `WWW-Authenticate` header says Bearer).",
+    403: "The key lacks the scope this route needs (see the README's scope lattice).",
+    404: "The resource does not exist (or is not reachable through this route).",
+    409: "The request conflicts with the current state (a lost lease, an existing version, a running job).",
+    413: "The body is larger than the server accepts (`TOOLFORGE_MAX_BODY_BYTES`, uploads: `..._UPLOAD_BYTES`).",
+    422: "The request is invalid; `detail` names the field or setting to change.",
+}
+# The responses every authenticated route may give, documented with the body the error handler really sends.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorPublic, "description": text} for code, text in _ERRORS.items()
+}
+
+
 class ORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

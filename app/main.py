@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
+from app.api_models import ERROR_RESPONSES
 from app.auth import create_key
 from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
@@ -66,8 +67,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.state.caches = RouteCaches()
     install_error_handlers(app)
     for router in (tools.router, datasets.router, jobs.router, models.router, events.router, rewards.router,
-                   keys.router, health.router):
-        app.include_router(router)
+                   keys.router):
+        app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(health.router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_paths=UPLOAD_PATH,
                        upload_max_bytes=settings.max_upload_bytes)
