@@ -365,7 +365,10 @@ class Generator:
             second = self.by_name[_pick(rng, others)] if others else _pick(rng, self.tools)
         a, b = self.execution(rng, first, now), self.execution(rng, second, now)
         joiner = _pick(rng, PARALLEL_JOINERS)
-        text = a.text.rstrip() + joiner + (b.text[:1].lower() + b.text[1:] if joiner[-1] == " " else b.text)
+        head = a.text.rstrip()
+        if joiner[1:2].isupper() and head[-1:].isalnum():
+            head += "."  # a capitalised joiner ("While you're at it") starts a new sentence
+        text = head + joiner + (b.text[:1].lower() + b.text[1:] if joiner[-1] == " " else b.text)
         offered = list(a.offered)
         if second.name not in offered:
             # the second tool takes a distractor's place (or joins when the first request offered none)

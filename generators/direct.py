@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from generators.refusals import SPLITS
+from generators.refusals import split_half
 
 _SLOT = re.compile(r"\{([a-z_]+)\}")
 
@@ -128,12 +128,6 @@ FRAMES: tuple[str, ...] = (
 )
 
 
-def _half(items: Sequence[str], split: str) -> tuple[str, ...]:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return tuple(items[SPLITS.index(split) :: 2])
-
-
 def covered(kind: TaskKind, tool_texts: Iterable[str]) -> bool:
     """Whether an offered tool could do the task (then calling it is right, not a direct answer).
 
@@ -159,9 +153,9 @@ class DirectBank:
     frames: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tasks = {k.name: _half(k.tasks, self.split) for k in KINDS}
-        self.fillers = {k.name: {s: _half(v, self.split) for s, v in k.fillers.items()} for k in KINDS}
-        self.frames = _half(FRAMES, self.split)
+        self.tasks = {k.name: split_half(k.tasks, self.split) for k in KINDS}
+        self.fillers = {k.name: {s: split_half(v, self.split) for s, v in k.fillers.items()} for k in KINDS}
+        self.frames = split_half(FRAMES, self.split)
 
     def request(self, kind: str, rng: random.Random) -> tuple[str, str]:
         """A direct request of `kind`.

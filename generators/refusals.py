@@ -39,10 +39,10 @@ TOOL_GROUPS: dict[str, re.Pattern[str]] = {
 }
 
 
-def _half(items: Sequence[str], split: str) -> tuple[str, ...]:
+def split_half(items: Sequence[str], split: str) -> tuple[str, ...]:
     """The split's half of a list: even indices for train, odd for held-out.
 
-    >>> _half(["a", "b", "c"], "train"), _half(["a", "b", "c"], "heldout")
+    >>> split_half(["a", "b", "c"], "train"), split_half(["a", "b", "c"], "heldout")
     (('a', 'c'), ('b',))
     """
     if split not in SPLITS:
@@ -450,17 +450,17 @@ class RefusalBank:
         if s not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {s!r}")
         self.harm = {
-            c.name: _Half(tuple(a for i, a in enumerate(c.acts) if i % 2 == SPLITS.index(s)), _half(c.things, s))
+            c.name: _Half(tuple(a for i, a in enumerate(c.acts) if i % 2 == SPLITS.index(s)), split_half(c.things, s))
             for c in HARM_CATEGORIES
         }
         self.caps = {
-            c.name: _Half(tuple((G, a) for a in _half(c.acts, s)), _half(c.things, s), _half(c.whens, s))
+            c.name: _Half(tuple((G, a) for a in split_half(c.acts, s)), split_half(c.things, s), split_half(c.whens, s))
             for c in CAPABILITIES
         }
-        self.traits = _half(TRAITS, s)
-        self.harm_frames = _half(HARM_FRAMES, s)
-        self.self_harm_frames = _half(SELF_HARM_FRAMES, s)
-        self.oos_frames = _half(OUT_OF_SCOPE_FRAMES, s)
+        self.traits = split_half(TRAITS, s)
+        self.harm_frames = split_half(HARM_FRAMES, s)
+        self.self_harm_frames = split_half(SELF_HARM_FRAMES, s)
+        self.oos_frames = split_half(OUT_OF_SCOPE_FRAMES, s)
 
     def harmful(
         self, category: str, groups: frozenset[str], values: Mapping[str, str], rng: random.Random,
