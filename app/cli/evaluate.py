@@ -38,6 +38,10 @@ def evaluate(
     concurrency: Annotated[int, Opt(help="Endpoint requests in flight.")] = 8,
     max_new_tokens: Annotated[int, Opt(help="Completion length cap.")] = 256,
     device: Annotated[OptStr, Opt(help="transformers device (default: cuda if available).")] = None,
+    template: Annotated[OptStr, Opt(help="Prompt rendering for model and endpoint alike: qwen2_5 (as stored), "
+                                         "compact, or native (tools= through the chat template). Default: "
+                                         "what the model folder records it was trained with, else qwen2_5; "
+                                         "native for --endpoint.")] = None,
     limit: Annotated[int | None, Opt(help="Evaluate only the first N rows.")] = None,
     allow_train_tools: Annotated[bool, Opt(help="Accept rows made from training tools.")] = False,
     register: Annotated[bool, Opt(help="Record the evaluation in the service.")] = False,
@@ -67,7 +71,10 @@ def evaluate(
         write_run,
     )
     from training.evaluation.run import follow as follow_feed
+    from training.prompts import TEMPLATES
 
+    if template is not None and template not in TEMPLATES:
+        raise _fail(f"--template {template}: use one of {', '.join(TEMPLATES)}")
     max_rate = get_settings().eval_max_backend_error_rate if max_backend_errors is None else max_backend_errors
     if limit is not None and limit < 1:
         raise _fail("--limit must be at least 1")
@@ -85,7 +92,7 @@ def evaluate(
 
             def build(path: Path) -> Any:
                 return make_backend(model=str(path), backend=backend, batch_size=batch_size,
-                                    max_new_tokens=max_new_tokens, device=device)
+                                    max_new_tokens=max_new_tokens, device=device, template=template)
 
             created = follow_feed(client, data, build, out or Path("evaluations"), cursor_file, wait=wait,
                                   stop_when_idle=once, on_event=lambda m, msg: typer.echo(f"{m}: {msg}"),
@@ -97,7 +104,8 @@ def evaluate(
         try:
             engine = make_backend(model=model, endpoint=endpoint, backend=backend,
                                   endpoint_model=endpoint_model, api_key=endpoint_key, batch_size=batch_size,
-                                  concurrency=concurrency, max_new_tokens=max_new_tokens, device=device)
+                                  concurrency=concurrency, max_new_tokens=max_new_tokens, device=device,
+                                  template=template)
         except (ValueError, EndpointError, OSError) as exc:
             raise _fail(str(exc)) from exc
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -1,16 +1,22 @@
 """Generation backends for evaluation: transformers, vLLM (offline engine) and OpenAI-compatible endpoints.
 
 Each backend turns dataset rows into completion *texts* in Qwen 2.5's form, so the shared reward scores
-every backend the same way. All decode greedily. Heavy libraries (torch, transformers, vLLM) are
-imported inside the backend that needs them; this module itself imports only httpx and the stdlib.
+every backend the same way. Every backend renders the prompt the same way for a given ``template``
+(``training.prompts``): ``qwen2_5`` (the rows as stored), ``compact``, or ``native`` (the tools block out of
+the system message and the tools passed as ``tools=`` to the model's chat template, locally or on the
+server). Local backends default to the rendering the model folder records it was trained with (else
+``qwen2_5``); an endpoint defaults to ``native``, since the server applies its own template.
+All decode greedily. Heavy libraries (torch, transformers, vLLM) are imported inside the backend that needs
+them; this module itself imports only httpx and the stdlib.
 
 - ``TransformersBackend``: local weights (a full model or a PEFT adapter folder), left-padded batches.
 - ``VLLMBackend``: vLLM's offline ``LLM.chat``. UNTESTED in this repository: vLLM does not install on
   the CPU development machines (it needs CUDA); it is kept to the same small interface.
 - ``EndpointBackend``: any OpenAI-compatible ``/chat/completions`` server (a vLLM server, a hosted
-  model). Tools go natively as ``tools=`` (the system message is sent without the rendered tools
-  block, which the server's own chat template re-renders), and the returned ``tool_calls`` are turned
-  back into ``<tool_call>`` blocks with ``training.rewards.scoring.completion_text``.
+  model). With ``native`` the tools go as ``tools=`` (the system message is sent without the rendered
+  tools block, which the server's own chat template re-renders); with ``qwen2_5`` / ``compact`` the tools
+  stay in the system message text and no ``tools=`` is sent. Returned ``tool_calls`` are turned back into
+  ``<tool_call>`` blocks with ``training.rewards.scoring.completion_text``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import httpx
 
 from generators.importers import assign_names
 from generators.render import TOOLS_HEADER
+from training.prompts import check_template, prompt_text, render_messages, resolve_template, row_tools
 from training.rewards.scoring import completion_text, loads_json
 
 Progress = Callable[[int], None]  # called with the number of rows just finished
@@ -90,6 +97,8 @@ class TransformersBackend:
         max_new_tokens: completion length cap.
         device: ``cpu``, ``cuda``... (default: CUDA when available).
         dtype: torch dtype name for the weights (default: the checkpoint's).
+        template: prompt rendering (``training.prompts``; default: what the model folder records, else
+            ``qwen2_5``).
     """
 
     name = "transformers"
@@ -102,12 +111,14 @@ class TransformersBackend:
         max_new_tokens: int = 256,
         device: str | None = None,
         dtype: str | None = None,
+        template: str | None = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
         path = Path(model_path)
         self.model_path = str(path)
+        self.template = resolve_template(template, path)
         self.batch_size = max(1, batch_size)
         self.max_new_tokens = max_new_tokens
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -134,16 +145,14 @@ class TransformersBackend:
     def describe(self) -> dict[str, Any]:
         """Settings for the report."""
         return {"backend": self.name, "model": self.model_path, "device": self.device,
-                "batch_size": self.batch_size, "max_new_tokens": self.max_new_tokens, "decoding": "greedy"}
+                "batch_size": self.batch_size, "max_new_tokens": self.max_new_tokens, "decoding": "greedy",
+                "template": self.template}
 
     def generate(self, rows: Sequence[Mapping[str, Any]], progress: Progress | None = None) -> list[str]:
         """Generate one completion per row (see ``Backend``)."""
         import torch
 
-        prompts = [
-            self.tokenizer.apply_chat_template(chat_messages(r), tokenize=False, add_generation_prompt=True)
-            for r in rows
-        ]
+        prompts = [prompt_text(self.tokenizer, r, self.template) for r in rows]
         # Similar lengths share a batch, so little compute goes to padding.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         out: list[str] = [""] * len(prompts)
@@ -178,6 +187,7 @@ class VLLMBackend:
         tensor_parallel_size: GPUs to shard the model over.
         gpu_memory_utilization: share of GPU memory vLLM may take.
         max_model_len: context cap (default: the model's).
+        template: prompt rendering (as ``TransformersBackend``).
     """
 
     name = "vllm"
@@ -190,10 +200,12 @@ class VLLMBackend:
         tensor_parallel_size: int = 1,
         gpu_memory_utilization: float = 0.9,
         max_model_len: int | None = None,
+        template: str | None = None,
     ):
         from vllm import LLM, SamplingParams  # lazy: GPU-only dependency (extra "vllm")
 
         self.model_path = str(model_path)
+        self.template = resolve_template(template, model_path if Path(str(model_path)).is_dir() else None)
         self.max_new_tokens = max_new_tokens
         self.errors: list[str] = []
         self.llm = LLM(model=self.model_path, tensor_parallel_size=tensor_parallel_size,
@@ -203,7 +215,7 @@ class VLLMBackend:
     def describe(self) -> dict[str, Any]:
         """Settings for the report."""
         return {"backend": self.name, "model": self.model_path, "max_new_tokens": self.max_new_tokens,
-                "decoding": "greedy", "tested": False}
+                "decoding": "greedy", "tested": False, "template": self.template}
 
     def generate(self, rows: Sequence[Mapping[str, Any]], progress: Progress | None = None) -> list[str]:
         """Generate one completion per row (see ``Backend``); vLLM batches internally."""
@@ -211,7 +223,12 @@ class VLLMBackend:
         chunk = 256  # a progress tick per chunk; vLLM schedules each chunk's requests together
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
-            results = self.llm.chat([chat_messages(r) for r in part], self.params, use_tqdm=False)
+            if self.template == "native":  # one request per row: each row offers its own tools
+                results = [self.llm.chat(render_messages(r, "native"), self.params, use_tqdm=False,
+                                         tools=row_tools(r) or None)[0] for r in part]
+            else:
+                results = self.llm.chat([render_messages(r, self.template) for r in part], self.params,
+                                        use_tqdm=False)
             out.extend(r.outputs[0].text for r in results)
             if progress is not None:
                 progress(len(part))
@@ -226,7 +243,7 @@ class EndpointError(RuntimeError):
 
 
 def chat_request(
-    row: Mapping[str, Any], model: str, max_tokens: int
+    row: Mapping[str, Any], model: str, max_tokens: int, template: str = "native"
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The ``/chat/completions`` body for a row, and the map from sent tool names back to the row's.
 
@@ -237,10 +254,16 @@ def chat_request(
         row: a ToolForge sample row.
         model: the served model name.
         max_tokens: completion length cap.
+        template: ``native`` sends the tools as ``tools=``; ``qwen2_5`` / ``compact`` keep them in the system
+            message text (``training.prompts``) and send no ``tools=``.
 
     Returns:
         ``(body, {sent_name: row_name})``.
     """
+    if template != "native":
+        body = {"model": model, "messages": render_messages(row, template), "temperature": 0,
+                "max_tokens": max_tokens}
+        return body, {}
     tools = _tool_dicts(row.get("tools"))
     names = [t.get("function", t).get("name") for t in tools]
     mapping = assign_names([n for n in dict.fromkeys(names) if isinstance(n, str) and n])
@@ -299,6 +322,7 @@ class EndpointBackend:
         timeout: seconds per request.
         retries: extra attempts for a request that fails with a transport error or a 5xx/429 status.
         transport: an httpx transport (tests).
+        template: prompt rendering (default ``native``; see ``chat_request``).
     """
 
     name = "endpoint"
@@ -314,7 +338,9 @@ class EndpointBackend:
         timeout: float = 120.0,
         retries: int = 2,
         transport: httpx.AsyncBaseTransport | None = None,
+        template: str | None = None,
     ):
+        self.template = check_template(template or "native")
         self.base_url = base_url.rstrip("/").removesuffix("/chat/completions")
         self.api_key = api_key
         self.concurrency = max(1, concurrency)
@@ -342,7 +368,7 @@ class EndpointBackend:
         """Settings for the report."""
         return {"backend": self.name, "endpoint": self.base_url, "model": self.model,
                 "concurrency": self.concurrency, "max_tokens": self.max_tokens,
-                "decoding": "greedy (temperature 0)"}
+                "decoding": "greedy (temperature 0)", "template": self.template}
 
     def generate(self, rows: Sequence[Mapping[str, Any]], progress: Progress | None = None) -> list[str]:
         """One completion per row (see ``Backend``); a failed row gets ``""`` and an ``errors`` entry."""
@@ -363,7 +389,7 @@ class EndpointBackend:
             return list(await asyncio.gather(*(one(r) for r in rows)))
 
     async def _complete(self, client: httpx.AsyncClient, row: Mapping[str, Any]) -> str:
-        body, names = chat_request(row, self.model, self.max_tokens)
+        body, names = chat_request(row, self.model, self.max_tokens, self.template)
         error = ""
         for attempt in range(self.retries + 1):
             try:
@@ -396,6 +422,7 @@ def make_backend(
     concurrency: int = 8,
     max_new_tokens: int = 256,
     device: str | None = None,
+    template: str | None = None,
 ) -> Backend:
     """Build the backend for a local model (transformers or vLLM) or an endpoint.
 
@@ -409,6 +436,8 @@ def make_backend(
         concurrency: endpoint requests in flight.
         max_new_tokens: completion length cap.
         device: transformers device.
+        template: prompt rendering for every backend (``training.prompts``; None: the model folder's
+            record, else ``qwen2_5``; ``native`` for an endpoint).
 
     Returns:
         The backend.
@@ -420,11 +449,12 @@ def make_backend(
         raise ValueError("give exactly one of a model path (--model) or an endpoint URL (--endpoint)")
     if endpoint is not None:
         return EndpointBackend(endpoint, endpoint_model, api_key=api_key, concurrency=concurrency,
-                               max_tokens=max_new_tokens)
+                               max_tokens=max_new_tokens, template=template)
     if backend == "transformers":
         if not Path(str(model)).is_dir():  # else transformers reads it as a hub id and says "Repo id must..."
             raise ValueError(f"--model {model}: folder not found (give a local model folder)")
-        return TransformersBackend(model, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device)
+        return TransformersBackend(model, batch_size=batch_size, max_new_tokens=max_new_tokens, device=device,
+                                   template=template)
     if backend == "vllm":
-        return VLLMBackend(model, max_new_tokens=max_new_tokens)
+        return VLLMBackend(model, max_new_tokens=max_new_tokens, template=template)
     raise ValueError(f"unknown backend {backend!r}; use transformers or vllm")

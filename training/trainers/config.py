@@ -86,7 +86,13 @@ class TrainingConfig:
     )
     vllm_tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM tensor parallel size (colocate)."})
     use_cpu: bool | None = field(default=None, metadata={"help": "Train on the CPU; default: when no GPU is seen."})
-    bf16: bool | None = field(default=None, metadata={"help": "bfloat16 mixed precision; default: on GPU only."})
+    bf16: bool | None = field(default=None, metadata={
+        "help": "bfloat16 (mixed precision; with LoRA the frozen weights are loaded in bfloat16 too); default: on "
+                "GPU only. On a CPU with AMX (Sapphire Rapids and later) it is about 2x faster with LoRA."})
+    prompt_template: str = field(default="qwen2_5", metadata={
+        "help": "How the offered tools are written into the prompt: 'qwen2_5' (as stored: Qwen 2.5's rendering "
+                "of tools=) or 'compact' (a few short lines per tool, about 40% fewer tokens); recorded in the "
+                "saved model so evaluation uses the same (training/prompts.py)."})
     gradient_checkpointing: bool | None = field(
         default=None, metadata={"help": "Activation checkpointing (memory for compute); default: on GPU only."}
     )
@@ -182,8 +188,8 @@ class TrainingConfig:
             p.append("vllm_server_base_url is only used in server mode; set vllm_mode to 'server'")
         if not 0 < self.vllm_gpu_memory_utilization <= 1:
             p.append("vllm_gpu_memory_utilization must be in (0, 1]")
-        if self.bf16 and self.use_cpu is True:
-            p.append("bf16 is slower than fp32 on the CPU; set bf16 to false (or use_cpu to false on a GPU)")
+        if self.prompt_template not in ("qwen2_5", "compact"):
+            p.append(f"prompt_template must be 'qwen2_5' or 'compact', got {self.prompt_template!r}")
         if self.save_steps < 1:
             p.append("save_steps must be >= 1")
         if self.logging_steps < 1:

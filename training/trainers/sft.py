@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.prompts import rerender_rows, write_marker
 from training.rewards.scoring import expected_calls, read_ground_truth
 
 REFUSAL_REPLY = "I'm sorry, but I can't help with that request."
@@ -204,6 +205,7 @@ def run_sft(
     seed: int = 0,
     lora: Any = None,
     max_length: int | None = None,
+    template: str = "qwen2_5",
     on_log: Callable[[dict[str, float]], None] | None = None,
     on_fit: Callable[[LengthFit], None] | None = None,
 ) -> Path:
@@ -217,11 +219,13 @@ def run_sft(
         learning_rate: SFT learning rate (high by default: the warm start is for tiny and base models).
         batch_size: per-device batch size.
         use_cpu: train on the CPU.
-        bf16: train in bfloat16 (GPU).
+        bf16: train in bfloat16 (mixed precision; with LoRA the frozen weights are loaded in bfloat16).
         seed: the trainer's seed.
         lora: a ``peft.LoraConfig`` to train an adapter instead of all weights (merged before saving).
         max_length: truncate prompt + answer here (None: the longest row, capped at the model's context). A row
             whose prompt alone reaches it is dropped by TRL, a longer answer is cut: both are counted and warned.
+        template: how the offered tools are written into the prompt (``training.prompts``); recorded in the
+            saved folder.
         on_log: called with each logged metrics dict (loss, learning rate...).
         on_fit: called once with the measured ``LengthFit`` before training.
 
@@ -234,8 +238,10 @@ def run_sft(
 
     out_dir = Path(out_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    model = AutoModelForCausalLM.from_pretrained(str(model_path))
-    examples = sft_rows(rows)
+    # bf16 weights only under LoRA: the adapters stay float32 (peft), full fine-tuning keeps float32 masters.
+    dtype = "bfloat16" if bf16 and lora is not None else "float32"
+    model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype)
+    examples = sft_rows(rows if template == "qwen2_5" else rerender_rows(list(rows), template))
     context = getattr(model.config, "max_position_embeddings", None)
     fit = fit_length(measure_lengths(tokenizer, examples), max_length if max_length is not None else context)
     if fit.dropped or fit.cut:
@@ -286,4 +292,5 @@ def run_sft(
         trained = trained.merge_and_unload()
     trained.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
+    write_marker(out_dir, template)
     return out_dir

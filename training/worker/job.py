@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from generators.records import SAMPLES_FILE
 from training.client import LeaseLost, ServiceClient, ServiceError
+from training.prompts import rerender_rows, write_marker
 from training.trainers.config import TrainingConfig
 from training.trainers.loading import lora_config
 from training.worker.artifacts import download_dir, join_uri, upload_dir
@@ -160,6 +161,8 @@ def _train_job(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, cl
                          f"{dataset.get('kind')}" + (" (make pairs with `toolforge preferences --push`)"
                                                      if cfg.method == "dpo" else ""))
     rows = read_jsonl(samples, cfg.max_samples)
+    if wanted == "samples":  # the tools as the model will read them, in SFT and GRPO alike
+        rows = rerender_rows(rows, cfg.prompt_template)
     _start_run(tracker, client, job, dataset, cfg, opts.work_dir)
     heartbeat.update(metrics={"phase": "starting", "samples": len(rows)})
     heartbeat.beat()
@@ -174,7 +177,7 @@ def _train_job(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, cl
             run_sft(cfg.base_model, rows, local_sft, max_steps=cfg.sft_warmup_steps,
                     learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
                     use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed, lora=lora_config(cfg),
-                    on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps, tracker))
+                    template=cfg.prompt_template, on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps, tracker))
             if is_main:
                 upload_dir(local_sft, sft_uri)
         model_path = local_sft
@@ -219,6 +222,7 @@ def _train_job(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, cl
     if not is_main:
         return JobResult("succeeded")
     trainer.processing_class.save_pretrained(str(final))
+    write_marker(final, cfg.prompt_template if cfg.method == "grpo" else "qwen2_5")
     artifact_uri = upload_dir(final, join_uri(opts.artifacts, "models", job_id))
     metrics = {k: v for k, v in callback.metrics.items() if isinstance(v, float)}
     metrics |= {"global_step": state.global_step, "train_seconds": round(time.monotonic() - started, 3),

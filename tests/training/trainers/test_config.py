@@ -45,8 +45,8 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     # A server URL only makes sense in server mode.
     ({"vllm_server_base_url": "http://vllm:8000", **GPU}, "set vllm_mode to 'server'"),
     ({"vllm_gpu_memory_utilization": 1.5, **GPU}, "vllm_gpu_memory_utilization must be in (0, 1]"),
-    # bf16 on the CPU is slower than fp32 here.
-    ({"bf16": True, **CPU}, "set bf16 to false"),
+    # Only the two renderings a trainer can write into a prompt.
+    ({"prompt_template": "native"}, "prompt_template must be 'qwen2_5' or 'compact'"),
     ({"save_steps": 0}, "save_steps must be >= 1"),
     ({"logging_steps": 0}, "logging_steps must be >= 1"),
     ({"max_samples": 0}, "max_samples must be >= 1"),
