@@ -134,6 +134,7 @@ def test_cli_evaluate_refuses_an_unknown_template(tmp_path: Path) -> None:
 
     from app.cli.main import app
 
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", str(tmp_path), "--model", str(tmp_path), "--template", "json"])
+    args = ["evaluate", "--dataset", str(tmp_path), "--model", str(tmp_path), "--template", "json"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
     assert "--template json: use one of qwen2_5, compact, native" in result.output

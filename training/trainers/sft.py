@@ -26,6 +26,7 @@ from typing import Any
 
 from training.prompts import rerender_rows, write_marker
 from training.rewards.scoring import expected_calls, read_ground_truth
+from training.trainers.loading import score_only_labelled_positions
 
 REFUSAL_REPLY = "I'm sorry, but I can't help with that request."
 log = logging.getLogger(__name__)
@@ -237,6 +238,7 @@ def run_sft(
     from trl import SFTConfig, SFTTrainer
 
     out_dir = Path(out_dir)
+    score_only_labelled_positions()
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     # bf16 weights only under LoRA: the adapters stay float32 (peft), full fine-tuning keeps float32 masters.
     dtype = "bfloat16" if bf16 and lora is not None else "float32"
