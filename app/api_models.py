@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from generators.spec import DatasetSpec
-from training.trainers.config import check_config
+from training.trainers.config import check_config, json_schema
 
 
 class ErrorPublic(BaseModel):
@@ -32,6 +32,11 @@ _ERRORS = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorPublic, "description": text} for code, text in _ERRORS.items()
 }
+
+
+def _next() -> Any:
+    return Field(None, description="Where the next page is (a path with the same filters, under "
+                                   "TOOLFORGE_PUBLIC_URL when set), or null on the last page.")
 
 
 class ORM(BaseModel):
@@ -83,7 +88,8 @@ def _training_config(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
-TrainingConfigIn = Annotated[dict[str, Any], AfterValidator(_training_config)]
+# Documented with TrainingConfig's own fields (types, defaults, help); validated by its own rules.
+TrainingConfigIn = Annotated[dict[str, Any], AfterValidator(_training_config), WithJsonSchema(json_schema())]
 
 
 class DatasetCreate(DatasetSpec):
@@ -131,6 +137,17 @@ class DatasetPublic(ORM):
 class DatasetsPublic(BaseModel):
     data: list[DatasetPublic]
     count: int
+    next: str | None = _next()
+
+
+class SamplesPublic(BaseModel):
+    """A page of a version's rows, as stored (the row contract: ``generators.records``; derived versions
+    hold their own kind's rows)."""
+
+    data: list[dict[str, Any]]
+    count: int = Field(description="Rows matching the filters, in all pages.")
+    offset: int
+    next: str | None = _next()
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -162,6 +179,7 @@ class JobPublic(ORM):
 class JobsPublic(BaseModel):
     data: list[JobPublic]
     count: int
+    next: str | None = _next()
 
 
 class TrainingJobCreate(BaseModel):
@@ -257,6 +275,7 @@ class ModelPublic(ORM):
 class ModelsPublic(BaseModel):
     data: list[ModelPublic]
     count: int
+    next: str | None = _next()
 
 
 class EvaluationCreate(BaseModel):
@@ -284,6 +303,7 @@ class EvaluationPublic(ORM):
 class EvaluationsPublic(BaseModel):
     data: list[EvaluationPublic]
     count: int
+    next: str | None = _next()
 
 
 class Lineage(BaseModel):

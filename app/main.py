@@ -16,6 +16,7 @@ from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
 from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from app.openapi import install_openapi
 from app.routes import datasets, events, health, jobs, keys, models, rewards, tools
 from app.services.derived import UPLOAD_PATH
 from app.services.generation import Dispatcher
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
                    keys.router):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
+    install_openapi(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_paths=UPLOAD_PATH,
                        upload_max_bytes=settings.max_upload_bytes)

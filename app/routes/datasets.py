@@ -15,12 +15,13 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic
+from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic, SamplesPublic
 from app.auth import ReadDep, WorkerDep, WriteDep
 from app.caches import CachesDep, RouteCaches
 from app.db import SessionDep
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import IdempotencyRecord, now
+from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
 from app.services.sample_index import SampleIndex
@@ -34,7 +35,8 @@ def _base_url(request: Request) -> str:
 
 
 @router.post("", response_model=DatasetPublic, status_code=202,
-             responses={200: {"description": "The same spec and seed already had this version."},
+             responses={200: {"model": DatasetPublic,
+                              "description": "The same spec and seed already had this version."},
                         202: {"description": "Queued; `Location` is the version to follow.",
                               "headers": {"Location": {"description": "/v1/datasets/{id}",
                                                        "schema": {"type": "string"}}}}})
@@ -119,18 +121,16 @@ def _release_key(session: SessionDep, key: str) -> None:
 
 @router.get("", response_model=DatasetsPublic)
 def list_datasets(
-    request: Request, session: SessionDep, _: ReadDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    request: Request, session: SessionDep, _: ReadDep, page: PageDep,
     status: Annotated[str | None, Query(pattern="^(pending|ready|failed|cancelled)$")] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
 ) -> DatasetsPublic:
     """List dataset versions, newest first."""
-    limit = min(limit, request.app.state.settings.max_page_size)
-    rows, total = datasets_service.list_datasets(session, offset, limit, status, name, kind)
+    rows, total = datasets_service.list_datasets(session, page.offset, page.limit, status, name, kind)
     base = _base_url(request)
-    return DatasetsPublic(data=[datasets_service.to_public(session, r, base) for r in rows], count=total)
+    return DatasetsPublic(data=[datasets_service.to_public(session, r, base) for r in rows], count=total,
+                          next=next_page(request, page, total))
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic)
@@ -153,7 +153,9 @@ def _file(request: Request, version, name: str) -> dict:  # type: ignore[no-unty
     return files[name]
 
 
-@router.get("/{dataset_id}/stats")
+@router.get("/{dataset_id}/stats", response_class=Response, responses={200: {"content": {"application/json": {
+    "schema": {"type": "object", "description": "stats.json: counts per behaviour, tool, domain and rejection "
+               "reason, leak rates, diversity."}}}}})
 def get_stats(dataset_id: str, request: Request, session: SessionDep, _: ReadDep) -> Response:
     """The version's `stats.json` (counts per behaviour, tool, domain, rejection reason)."""
     version = _ready(session, dataset_id)
@@ -162,7 +164,8 @@ def get_stats(dataset_id: str, request: Request, session: SessionDep, _: ReadDep
         return Response(fh.read(), media_type="application/json")
 
 
-@router.get("/{dataset_id}/card", response_class=Response, responses={200: {"content": {"text/markdown": {}}}})
+@router.get("/{dataset_id}/card", response_class=Response, responses={200: {"content": {"text/markdown": {
+    "schema": {"type": "string"}}}}})
 def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep) -> Response:
     """The version's dataset card (Markdown)."""
     version = _ready(session, dataset_id)
@@ -171,20 +174,18 @@ def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep)
         return Response(fh.read(), media_type="text/markdown; charset=utf-8")
 
 
-@router.get("/{dataset_id}/samples")
+@router.get("/{dataset_id}/samples", response_class=Response, responses={200: {"model": SamplesPublic}})
 def list_samples(
-    dataset_id: str, request: Request, caches: CachesDep, _: ReadDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-    behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal)$")] = None,
+    dataset_id: str, request: Request, caches: CachesDep, _: ReadDep, page: PageDep,
+    behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal|direct)$")] = None,
     tool: Annotated[str | None, Query(max_length=64)] = None,
     step: Annotated[int | None, Query(ge=1, description="Rollouts versions: the optimizer step.")] = None,
     reward: Annotated[float | None, Query(ge=0, le=1, description="Rollouts versions: the exact tiered reward.")]
     = None,
 ) -> Response:
-    """A page of samples (`{"data": [...], "count": total matching}`), optionally by behaviour and tool
+    """A page of samples (`{"data", "count", "offset", "next"}`), optionally by behaviour and tool
     (and, for rollouts versions, by step and reward)."""
-    limit = min(limit, request.app.state.settings.max_page_size)
+    offset, limit = page.offset, page.limit
     manifest = _ready_manifest(request, caches, dataset_id)
     store = request.app.state.store
     index = _index(request, caches, dataset_id, manifest)
@@ -196,8 +197,10 @@ def list_samples(
             lines, total = index.page(keys[0] if keys else "all", offset, limit, fh)
         else:
             lines, total = index.page_filtered(keys, offset, limit, fh)
+    # The stored lines are the rows' JSON already: joined, not decoded and encoded again.
+    following = next_page(request, page, total)
     body = b'{"data":[' + b",".join(lines) + b'],"count":' + str(total).encode() + b',"offset":' + \
-        str(offset).encode() + b"}"
+        str(offset).encode() + b',"next":' + orjson.dumps(following) + b"}"
     return Response(body, media_type="application/json")
 
 
@@ -219,15 +222,33 @@ def _index(request: Request, caches: RouteCaches, dataset_id: str, manifest: dic
     return caches.sample_indexes.get_or_load(dataset_id, load)
 
 
+# A file's media type, by its extension (anything else, e.g. samples.index, is application/octet-stream).
+MEDIA_TYPES = {"jsonl": "application/x-ndjson", "json": "application/json", "md": "text/markdown",
+               "parquet": "application/vnd.apache.parquet", "png": "image/png"}
+OCTET_STREAM = "application/octet-stream"
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FILE_CONTENT = {**{media: _BINARY for media in MEDIA_TYPES.values()}, "application/json": {"schema": {
+    "type": "object", "description": "stats.json, meta.json and the other JSON files: one object."}},
+    OCTET_STREAM: _BINARY}
+
+
+def media_type_of(name: str) -> str:
+    """The media type a file is sent with.
+
+    >>> media_type_of("samples.jsonl"), media_type_of("samples.index")
+    ('application/x-ndjson', 'application/octet-stream')
+    """
+    return MEDIA_TYPES.get(name.rsplit(".", 1)[-1], OCTET_STREAM) if "." in name else OCTET_STREAM
+
+
 @router.get("/{dataset_id}/files/{name}", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+            responses={200: {"content": _FILE_CONTENT, "description": "The file, with the media type of its "
+                             "extension (JSONL: application/x-ndjson)."}})
 def download_file(dataset_id: str, name: str, request: Request, session: SessionDep, _: ReadDep) -> StreamingResponse:
     """Download one file of a ready version; `X-Checksum-Sha256` and `Content-Length` come with it."""
     version = _ready(session, dataset_id)
     entry = _file(request, version, name)
-    media = {"jsonl": "application/x-ndjson", "json": "application/json", "md": "text/markdown",
-             "parquet": "application/vnd.apache.parquet", "png": "image/png"}.get(name.rsplit(".", 1)[-1],
-                                                                                   "application/octet-stream")
+    media = media_type_of(name)
     return StreamingResponse(
         request.app.state.store.iter_bytes(entry["sha256"]), media_type=media,
         headers={"Content-Length": str(entry["size"]), "X-Checksum-Sha256": entry["sha256"],
@@ -249,7 +270,8 @@ _TAR_BODY = {"requestBody": {"required": True, "content": {"application/x-tar": 
 
 
 @router.post("/{dataset_id}/derived", response_model=DatasetPublic, status_code=201, openapi_extra=_TAR_BODY,
-             responses={200: {"description": "The same upload was published before; this is that version."}})
+             responses={200: {"model": DatasetPublic,
+                              "description": "The same upload was published before; this is that version."}})
 async def create_derived(
     dataset_id: str, request: Request, response: Response, _: WorkerDep,
     kind: Annotated[str, Query(pattern="^(rollouts|preferences)$", description="rollouts or preferences")],

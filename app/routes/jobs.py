@@ -24,6 +24,7 @@ from app.auth import Principal, ReadDep, WorkerDep, WriteDep
 from app.db import SessionDep
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import Job
+from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
 from app.services import jobs as jobs_service
 
@@ -67,12 +68,10 @@ def _check_artifact(request: Request, uri: str | None, field: str) -> None:
 
 @router.get("/v1/jobs", response_model=JobsPublic)
 def list_jobs(
-    request: Request, session: SessionDep, _: ReadDep,
+    request: Request, session: SessionDep, _: ReadDep, page: PageDep,
     kind: Annotated[str | None, Query(pattern="^(generation|training|evaluation)$")] = None,
     status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
     dataset_id: Annotated[str | None, Query(max_length=40)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
 ) -> JobsPublic:
     """List jobs, newest first."""
     query = select(Job)
@@ -80,9 +79,8 @@ def list_jobs(
         if value:
             query = query.where(column == value)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    limit = min(limit, request.app.state.settings.max_page_size)
-    rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id).offset(offset).limit(limit))
-    return JobsPublic(data=[public(j) for j in rows], count=total)
+    rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id).offset(page.offset).limit(page.limit))
+    return JobsPublic(data=[public(j) for j in rows], count=total, next=next_page(request, page, total))
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic)

@@ -55,7 +55,8 @@ def get_tool(name: str, session: SessionDep, _: ReadDep) -> ToolPublic:
     return ToolPublic.model_validate(tools_service.get_live(session, name))
 
 
-@router.post("", response_model=ToolPublic, status_code=201)
+@router.post("", response_model=ToolPublic, status_code=201,
+             responses={200: {"model": ToolPublic, "description": "The live version already has this content."}})
 def register_tool(
     request: Request, response: Response, session: SessionDep, _: WriteDep,
     document: Annotated[dict[str, Any], Body(examples=[TOOL_EXAMPLE])],

@@ -104,13 +104,13 @@ def test_dataset_and_job_lists_page_and_clamp(server):
         assert page["count"] == 4
         seen.extend(d["id"] for d in page["data"])
     assert sorted(seen) == sorted(ids)  # every version once, none twice
-    # A limit above the server's page size is clamped, not refused.
-    clamped = server.client.get("/v1/datasets", params={"name": "paged", "limit": 1000}).json()
-    assert len(clamped["data"]) == MAX_PAGE and clamped["count"] == 4
+    # A limit above the server's page size is refused (naming the setting), never silently shortened.
+    refused = assert_error(server.client.get("/v1/datasets", params={"name": "paged", "limit": 1000}), 422)
+    assert "TOOLFORGE_MAX_PAGE_SIZE" in refused["detail"] and f"at most {MAX_PAGE}" in refused["detail"]
     assert_error(server.client.get("/v1/datasets", params={"limit": 0}), 422)
     assert_error(server.client.get("/v1/datasets", params={"status": "bogus"}), 422)
 
-    jobs = server.client.get("/v1/jobs", params={"kind": "generation", "limit": 1000}).json()
+    jobs = server.client.get("/v1/jobs", params={"kind": "generation", "limit": MAX_PAGE}).json()
     assert len(jobs["data"]) == MAX_PAGE and jobs["count"] >= 4
     walked = []
     for offset in range(0, jobs["count"], 2):
@@ -129,16 +129,55 @@ def test_dataset_and_job_lists_page_and_clamp(server):
         job = _generation_jobs(server, dataset_id)[0]
         server.client.post(f"/v1/jobs/{job['id']}/cancel", headers=write)
     for status in ("cancelled", "succeeded", "queued"):
-        page = server.client.get("/v1/jobs", params={"status": status, "limit": 1000}).json()
+        page = server.client.get("/v1/jobs", params={"status": status, "limit": MAX_PAGE}).json()
         assert all(j["status"] == status for j in page["data"]) and page["count"] >= len(page["data"])
     cancelled = server.client.get("/v1/jobs", params={"status": "cancelled", "kind": "generation"}).json()
     assert cancelled["count"] >= 1
 
 
-def test_sample_pages_are_clamped(server):
+def test_sample_pages_above_the_page_size_are_refused(server):
     dataset = server.ready_dataset(n=50)
-    page = server.client.get(f"/v1/datasets/{dataset['id']}/samples", params={"limit": 1000}).json()
-    assert page["count"] == 50 and len(page["data"]) == MAX_PAGE
+    response = server.client.get(f"/v1/datasets/{dataset['id']}/samples", params={"limit": 1000})
+    assert "TOOLFORGE_MAX_PAGE_SIZE" in assert_error(response, 422, "invalid_input")["detail"]
+
+
+def _walk(server, path: str, params: dict) -> list[dict]:
+    """Every row of a list, following `next` from the first page."""
+    rows, url, pages = [], path, 0
+    page = server.client.get(url, params=params).json()
+    while True:
+        rows.extend(page["data"])
+        pages += 1
+        assert pages < 100, "next never ends"
+        if page["next"] is None:
+            return rows
+        assert page["next"].startswith("/v1/")  # a path: the Host header is never reflected
+        page = server.client.get(page["next"]).json()
+
+
+def test_next_walks_every_sample_once_with_the_filters_kept(server):
+    dataset = server.ready_dataset(n=50)
+    path = f"/v1/datasets/{dataset['id']}/samples"
+    rows = _walk(server, path, {"limit": 2})
+    # every row once, in file order, 25 pages of 2
+    assert [r["extra_info"]["sample_id"] for r in rows] == \
+        [r["extra_info"]["sample_id"] for r in _walk(server, path, {"limit": MAX_PAGE})]
+    assert len(rows) == 50 == len({r["extra_info"]["sample_id"] for r in rows})
+    # a filter is carried into every next link
+    executions = _walk(server, path, {"behavior": "execution", "limit": 2})
+    assert executions and {r["behavior"] for r in executions} == {"execution"}
+    assert len(executions) == server.client.get(path, params={"behavior": "execution"}).json()["count"]
+    # the last page says so
+    last = server.client.get(path, params={"offset": 48, "limit": 2}).json()
+    assert last["next"] is None and len(last["data"]) == 2
+
+
+def test_next_walks_every_list(server):
+    server.ready_dataset(n=50)
+    for path in ("/v1/datasets", "/v1/jobs", "/v1/models", "/v1/evaluations"):
+        first = server.client.get(path, params={"limit": 1}).json()
+        rows = _walk(server, path, {"limit": 1})
+        assert len(rows) == first["count"] == len({r["id"] for r in rows}), path
 
 
 def test_tool_filters(server):
