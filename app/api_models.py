@@ -115,7 +115,8 @@ class FilePublic(BaseModel):
     name: str
     sha256: str
     size: int
-    url: str
+    url: str = Field(description="Where to download it: a path on this service, or under TOOLFORGE_PUBLIC_URL "
+                                 "when set (never built from the Host header).")
 
 
 class DatasetPublic(ORM):

@@ -15,6 +15,7 @@ from app.auth import create_key
 from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
+from app.links import RelativeRedirects
 from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from app.openapi import install_openapi
 from app.routes import datasets, events, health, jobs, keys, models, rewards, tools
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     install_openapi(app, settings)
+    app.add_middleware(RelativeRedirects, public_url=settings.public_url)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_paths=UPLOAD_PATH,
                        upload_max_bytes=settings.max_upload_bytes)

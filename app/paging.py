@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query, Request
 
 from app.errors import InvalidInput
+from app.links import link
 
 SERVER_MAX = "x-server-max"
 PAGE_CEILING = 10_000  # Settings.max_page_size's own upper bound: no server pages further
@@ -63,4 +64,4 @@ def next_page(request: Request, current: Page, total: int) -> str | None:
     params.append(("offset", str(current.offset + current.limit)))
     if "limit" not in request.query_params:
         params.append(("limit", str(current.limit)))
-    return f"{request.url.path}?{urlencode(params)}"
+    return link(request.app.state.settings.public_url, f"{request.url.path}?{urlencode(params)}")

@@ -20,6 +20,7 @@ from app.auth import ReadDep, WorkerDep, WriteDep
 from app.caches import CachesDep, RouteCaches
 from app.db import SessionDep
 from app.errors import Conflict, InvalidInput, NotFound
+from app.links import link
 from app.models import IdempotencyRecord, now
 from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
@@ -31,7 +32,8 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """What file URLs start with: TOOLFORGE_PUBLIC_URL, or nothing (paths); never the Host header."""
+    return request.app.state.settings.public_url.rstrip("/")
 
 
 @router.post("", response_model=DatasetPublic, status_code=202,
@@ -49,7 +51,7 @@ def create_dataset(
     if idempotency_key:
         # Take the key before doing any work: of concurrent requests sharing it, exactly one proceeds; the
         # others replay its answer (same body) or are refused (another body) and create nothing.
-        replay = _claim_key(session, idempotency_key, request_hash)
+        replay = _claim_key(session, idempotency_key, request_hash, request.app.state.settings.public_url)
         if replay is not None:
             return replay
     settings = request.app.state.settings
@@ -65,7 +67,7 @@ def create_dataset(
     status = 202 if created or version.status == "pending" else 200
     response.status_code = status
     if status == 202:  # where to follow it (a path: the Host header is never reflected)
-        response.headers["Location"] = f"/v1/datasets/{version.id}"
+        response.headers["Location"] = link(settings.public_url, f"/v1/datasets/{version.id}")
     if idempotency_key:
         record = session.get(IdempotencyRecord, idempotency_key)
         if record is not None:
@@ -79,7 +81,7 @@ IDEMPOTENCY_WAIT_S = 10.0
 ABANDONED_AFTER_S = 300.0
 
 
-def _claim_key(session: SessionDep, key: str, request_hash: str) -> Response | None:
+def _claim_key(session: SessionDep, key: str, request_hash: str, public_url: str) -> Response | None:
     """Take `key` for this request (None), or the answer for a request that may not proceed."""
     deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
     while True:
@@ -97,7 +99,7 @@ def _claim_key(session: SessionDep, key: str, request_hash: str) -> Response | N
         if record.status_code != IN_PROGRESS:
             headers = {"Idempotent-Replayed": "true"}
             if record.status_code == 202 and record.response.get("id"):
-                headers["Location"] = f"/v1/datasets/{record.response['id']}"
+                headers["Location"] = link(public_url, f"/v1/datasets/{record.response['id']}")
             return Response(orjson.dumps(record.response), status_code=record.status_code,
                             media_type="application/json", headers=headers)
         if (now() - record.created_at).total_seconds() > ABANDONED_AFTER_S:

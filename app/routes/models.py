@@ -69,7 +69,7 @@ def lineage(model_id: str, request: Request, session: SessionDep, _: ReadDep) ->
     model = _model(session, model_id)
     dataset = datasets_service.get_dataset(session, model.dataset_id) if model.dataset_id else None
     evals = session.scalars(select(Evaluation).where(Evaluation.model_id == model_id).order_by(Evaluation.created_at))
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_url.rstrip("/")  # never the Host header
     more = derived_service.lineage_of(session, model)
     return Lineage(
         dataset=datasets_service.to_public(session, dataset, base) if dataset else None,
