@@ -6,7 +6,7 @@ import hashlib
 import shutil
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -15,10 +15,11 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic, SamplesPublic
+from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic, ErrorPublic, SamplesPublic
 from app.auth import ReadDep, WorkerDep, WriteDep
 from app.caches import CachesDep, RouteCaches
 from app.db import SessionDep
+from app.downloads import byte_range, etag_matches, etag_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.links import link
 from app.models import IdempotencyRecord, now
@@ -243,19 +244,53 @@ def media_type_of(name: str) -> str:
     return MEDIA_TYPES.get(name.rsplit(".", 1)[-1], OCTET_STREAM) if "." in name else OCTET_STREAM
 
 
-@router.get("/{dataset_id}/files/{name}", response_class=StreamingResponse,
-            responses={200: {"content": _FILE_CONTENT, "description": "The file, with the media type of its "
-                             "extension (JSONL: application/x-ndjson)."}})
-def download_file(dataset_id: str, name: str, request: Request, session: SessionDep, _: ReadDep) -> StreamingResponse:
-    """Download one file of a ready version; `X-Checksum-Sha256` and `Content-Length` come with it."""
+_ETAG = {"ETag": {"description": "The file's sha256, quoted (files are immutable).", "required": True,
+                  "schema": {"type": "string"}}}
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": _FILE_CONTENT, "headers": _ETAG,
+          "description": "The file, with the media type of its extension (JSONL: application/x-ndjson)."},
+    206: {"content": _FILE_CONTENT, "description": "The byte range asked for (`Range: bytes=FIRST-LAST`).",
+          "headers": {**_ETAG, "Content-Range": {"description": "bytes FIRST-LAST/SIZE", "required": True,
+                                                 "schema": {"type": "string"}}}},
+    304: {"description": "`If-None-Match` names this file's ETag: the copy the client has is current.",
+          "headers": _ETAG},
+    416: {"model": ErrorPublic, "description": "The byte range is malformed or starts past the end.",
+          "headers": {"Content-Range": {"description": "bytes */SIZE", "required": True,
+                                        "schema": {"type": "string"}}}},
+}
+
+
+@router.get("/{dataset_id}/files/{name}", response_class=StreamingResponse, responses=_FILE_RESPONSES)
+@router.head("/{dataset_id}/files/{name}", response_class=StreamingResponse, responses=_FILE_RESPONSES,
+             summary="Download File (headers only)")
+def download_file(
+    dataset_id: str, name: str, request: Request, session: SessionDep, _: ReadDep,
+    range_: Annotated[str | None, Header(alias="Range", max_length=200, description=(
+        "One byte range (`bytes=0-1023`, `bytes=1024-`, `bytes=-1024`) to resume a download; several ranges "
+        "are ignored (the whole file)."))] = None,
+    if_none_match: Annotated[str | None, Header(max_length=2000, description="ETags the client holds: 304 if "
+                                                "one is this file's.")] = None,
+    if_range: Annotated[str | None, Header(max_length=200, description="Honour `Range` only if the file "
+                                           "still has this ETag (else the whole file).")] = None,
+) -> Response:
+    """Download one file of a ready version, whole or a byte range; `ETag` (its sha256), `X-Checksum-Sha256`
+    and `Content-Length` come with it, and HEAD answers the headers alone."""
     version = _ready(session, dataset_id)
     entry = _file(request, version, name)
+    etag, size = etag_of(entry["sha256"]), entry["size"]
+    headers = {"ETag": etag, "Accept-Ranges": "bytes", "X-Checksum-Sha256": entry["sha256"]}
+    if if_none_match and etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    span = byte_range(range_ if if_range is None or if_range.strip() == etag else None, size)
+    first, length, status = (0, size, 200) if span is None else (span[0], span[1] - span[0] + 1, 206)
+    if span is not None:
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{size}"
+    headers |= {"Content-Length": str(length), "Content-Disposition": f'attachment; filename="{name}"'}
     media = media_type_of(name)
-    return StreamingResponse(
-        request.app.state.store.iter_bytes(entry["sha256"]), media_type=media,
-        headers={"Content-Length": str(entry["size"]), "X-Checksum-Sha256": entry["sha256"],
-                 "ETag": f'"{entry["sha256"]}"', "Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media)
+    return StreamingResponse(request.app.state.store.iter_bytes(entry["sha256"], start=first, length=length),
+                             status_code=status, media_type=media, headers=headers)
 
 
 @router.delete("/{dataset_id}", status_code=204)
