@@ -60,7 +60,8 @@ class ToolPublic(ORM):
 class ToolsPublic(BaseModel):
     data: list[ToolPublic]
     count: int
-    registry_digest: str
+    registry_digest: str = Field(description="The digest of the whole live registry (not of this page).")
+    next: str | None = _next()
 
 
 class ToolImport(BaseModel):

@@ -180,17 +180,28 @@ def test_next_walks_every_list(server):
         assert len(rows) == first["count"] == len({r["id"] for r in rows}), path
 
 
+def test_tools_are_paged_like_every_list(server):
+    first = server.client.get("/v1/tools").json()
+    # before: every tool in one answer, whatever the page size
+    assert len(first["data"]) == MAX_PAGE < first["count"] and first["next"] is not None
+    everything = _walk(server, "/v1/tools", {})
+    names = [t["name"] for t in everything]
+    assert len(names) == first["count"] == len(set(names)) and names == sorted(names)
+    assert_error(server.client.get("/v1/tools", params={"limit": MAX_PAGE + 1}), 422)
+    # the digest is the whole registry's, on every page
+    last = server.client.get("/v1/tools", params={"offset": first["count"] - 1}).json()
+    assert last["registry_digest"] == first["registry_digest"] and last["next"] is None
+
+
 def test_tool_filters(server):
-    everything = server.client.get("/v1/tools").json()
-    assert everything["count"] == len(everything["data"]) > 0 and len(everything["registry_digest"]) == 64
-    domains = {t["domain"] for t in everything["data"]}
+    everything = _walk(server, "/v1/tools", {})
+    assert len(everything) > 0
+    domains = {t["domain"] for t in everything}
     for domain in sorted(domains)[:3]:
         for split in ("train", "heldout"):
-            page = server.client.get("/v1/tools", params={"domain": domain, "split": split}).json()
-            expected = [
-                t["name"] for t in everything["data"] if t["domain"] == domain and t["split"] == split
-            ]
-            assert [t["name"] for t in page["data"]] == expected and page["count"] == len(expected)
+            page = _walk(server, "/v1/tools", {"domain": domain, "split": split})
+            expected = [t["name"] for t in everything if t["domain"] == domain and t["split"] == split]
+            assert [t["name"] for t in page] == expected
     assert_error(server.client.get("/v1/tools", params={"split": "test"}), 422)
     assert_error(server.client.get("/v1/tools/no_such_tool"), 404, "not_found")
 
@@ -216,7 +227,7 @@ def test_dataset_create_refusals(server, body, needle):
 
 def test_empty_tool_selection_is_refused(server):
     """A filter that selects no tool of the split (a domain with no held-out tool, or none at all)."""
-    tools = server.client.get("/v1/tools").json()["data"]
+    tools = _walk(server, "/v1/tools", {})
     train_only = sorted(
         {t["domain"] for t in tools} - {t["domain"] for t in tools if t["split"] == "heldout"}
     )

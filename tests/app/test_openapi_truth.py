@@ -14,7 +14,8 @@ from app.main import create_app
 from app.settings import Settings
 
 SERVER_ENV = {"TOOLFORGE_MAX_PAGE_SIZE": "7", "TOOLFORGE_EVENT_WAIT_MAX": "2"}
-LISTS = ("/v1/datasets", "/v1/jobs", "/v1/models", "/v1/evaluations", "/v1/datasets/{dataset_id}/samples")
+LISTS = ("/v1/tools", "/v1/datasets", "/v1/jobs", "/v1/models", "/v1/evaluations",
+         "/v1/datasets/{dataset_id}/samples")
 
 
 def _doc(**settings) -> dict:
