@@ -22,7 +22,7 @@ from app.api_models import (
 )
 from app.auth import Principal, ReadDep, WorkerDep, WriteDep
 from app.db import SessionDep
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.models import Job
 from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
@@ -56,14 +56,6 @@ def _leased(session: SessionDep, job_id: str, principal: Principal, token: str) 
         raise Conflict(f"job {job_id} is {job.status} and not leased to you; stop working on it",
                        extra={"status": job.status})
     return job
-
-
-def _check_artifact(request: Request, uri: str | None, field: str) -> None:
-    settings = request.app.state.settings
-    roots = [settings.resolved_artifact_url, *settings.model_artifact_roots]
-    if uri and not jobs_service.artifact_in_store(uri, roots):
-        raise InvalidInput(f"{field} {uri!r} is not in the artifact store; upload under {roots[0]} (or a root "
-                           "in TOOLFORGE_MODEL_ARTIFACT_ROOTS)")
 
 
 @router.get("/v1/jobs", response_model=JobsPublic)
@@ -130,7 +122,7 @@ def heartbeat(job_id: str, body: Heartbeat, request: Request, session: SessionDe
     """Extend the lease and report progress, metrics and the last checkpoint; 409 when the lease was lost,
     403 when it is someone else's."""
     job = _leased(session, job_id, principal, body.lease_token)
-    _check_artifact(request, body.checkpoint_uri, "checkpoint_uri")
+    jobs_service.check_artifact(request.app.state.settings, body.checkpoint_uri, "checkpoint_uri")
     job = jobs_service.heartbeat(
         session, job_id, job.lease_owner or "", body.lease_seconds or request.app.state.settings.lease_seconds,
         progress_done=body.progress_done, progress_total=body.progress_total, metrics=body.metrics,
@@ -145,7 +137,7 @@ def complete(job_id: str, body: JobComplete, request: Request, session: SessionD
     """Finish a training job by registering the model version it produced (exactly once per job); the model's
     `artifact_uri` must be in the artifact store."""
     job = _leased(session, job_id, principal, body.lease_token)
-    _check_artifact(request, body.model.artifact_uri, "model.artifact_uri")
+    jobs_service.check_artifact(request.app.state.settings, body.model.artifact_uri, "model.artifact_uri")
     return ModelPublic.model_validate(
         jobs_service.complete_training(session, job_id, job.lease_owner or "", body.model.model_dump())
     )

@@ -23,6 +23,7 @@ from app.models import Evaluation, ModelVersion, new_id
 from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
+from app.services import jobs as jobs_service
 from app.services.events import publish
 
 router = APIRouter(tags=["models"])
@@ -46,8 +47,10 @@ def list_models(request: Request, session: SessionDep, _: ReadDep, page: PageDep
 
 
 @router.post("/v1/models", response_model=ModelPublic, status_code=201)
-def create_model(body: ModelCreate, session: SessionDep, _: WorkerDep) -> ModelPublic:
-    """Register a model version trained outside a ToolForge training job (e.g. a base model to evaluate)."""
+def create_model(body: ModelCreate, request: Request, session: SessionDep, _: WorkerDep) -> ModelPublic:
+    """Register a model version trained outside a ToolForge training job (e.g. a base model to evaluate); its
+    `artifact_uri` must be in the artifact store (or a root in TOOLFORGE_MODEL_ARTIFACT_ROOTS)."""
+    jobs_service.check_artifact(request.app.state.settings, body.artifact_uri, "artifact_uri")
     if body.dataset_id is not None:
         datasets_service.get_dataset(session, body.dataset_id)
     row = ModelVersion(id=new_id("model"), **body.model_dump())

@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.models import DatasetVersion, Job, ModelVersion, new_id, now
 from app.services.events import publish
+from app.settings import Settings
 
 MAX_ATTEMPTS = 3
 FINAL = ("succeeded", "failed", "cancelled")
@@ -55,6 +56,14 @@ def lease_label(owner: str | None) -> str | None:
     if owner and _BOUND.match(owner):
         return owner[_DIGEST_CHARS + 1:]
     return owner
+
+
+def check_artifact(settings: Settings, uri: str | None, field: str) -> None:
+    """Refuse (422) a model or checkpoint URI outside the artifact store and TOOLFORGE_MODEL_ARTIFACT_ROOTS."""
+    roots = [settings.resolved_artifact_url, *settings.model_artifact_roots]
+    if uri and not artifact_in_store(uri, roots):
+        raise InvalidInput(f"{field} {uri!r} is not in the artifact store; upload under {roots[0]} (or a root "
+                           "in TOOLFORGE_MODEL_ARTIFACT_ROOTS)")
 
 
 def artifact_in_store(uri: str, roots: Sequence[str]) -> bool:
