@@ -16,7 +16,7 @@ from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
 from app.links import RelativeRedirects
-from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from app.metrics import BodyLimitMiddleware, JobsCollector, Metrics, MetricsMiddleware
 from app.openapi import install_openapi
 from app.routes import datasets, events, health, jobs, keys, models, rewards, tools
 from app.services.derived import UPLOAD_PATH
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.store = ArtifactStore(settings.resolved_artifact_url)
+        app.state.metrics.registry.register(JobsCollector(app.state.sessions))
         with app.state.sessions() as session:
             added = seed_from_registry(session, load_registry(settings.tools_dir, settings.registry_limits()))
             if settings.bootstrap_admin_key:
