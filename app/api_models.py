@@ -120,12 +120,16 @@ class FilePublic(BaseModel):
                                  "when set (never built from the Host header).")
 
 
-class DatasetPublic(ORM):
+class DatasetSummaryPublic(ORM):
+    """A dataset version as lists show it: all but the spec (its item has it), with the spec's n, seed, split."""
+
     id: str
     name: str
     kind: str
     status: Literal["pending", "ready", "failed", "cancelled"]
-    spec: dict[str, Any]
+    n: int | None = Field(None, description="The spec's n (samples asked for); null for derived versions.")
+    seed: int | None = Field(None, description="The spec's seed; null for derived versions.")
+    split: str | None = Field(None, description="The spec's split (train or heldout); null for derived versions.")
     registry_digest: str
     parent_id: str | None = None
     error: str | None = None
@@ -136,8 +140,12 @@ class DatasetPublic(ORM):
     job_id: str | None = None
 
 
+class DatasetPublic(DatasetSummaryPublic):
+    spec: dict[str, Any]
+
+
 class DatasetsPublic(BaseModel):
-    data: list[DatasetPublic]
+    data: list[DatasetSummaryPublic]
     count: int
     next: str | None = _next()
 

@@ -129,10 +129,10 @@ def list_datasets(
     name: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
 ) -> DatasetsPublic:
-    """List dataset versions, newest first."""
+    """List dataset versions, newest first (without their specs: GET /v1/datasets/{id} has one)."""
     rows, total = datasets_service.list_datasets(session, page.offset, page.limit, status, name, kind)
     base = _base_url(request)
-    return DatasetsPublic(data=[datasets_service.to_public(session, r, base) for r in rows], count=total,
+    return DatasetsPublic(data=datasets_service.to_summaries(session, rows, base), count=total,
                           next=next_page(request, page, total))
 
 

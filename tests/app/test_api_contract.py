@@ -298,3 +298,14 @@ def test_health_readiness_and_metrics(server):
     ), metrics.text[:2000]
     assert any(line.startswith("toolforge_http_request_seconds_bucket{") for line in lines)
     assert not any("ds_nope" in line for line in lines)
+
+
+def test_lists_show_summaries_and_the_item_its_spec(server):
+    dataset = server.ready_dataset(n=50)
+    (row,) = [d for d in _walk(server, "/v1/datasets", {}) if d["id"] == dataset["id"]]
+    item = server.client.get(f"/v1/datasets/{dataset['id']}").json()
+    # before: every row embedded its whole spec (the paraphrase prompt included)
+    assert "spec" not in row and item["spec"]["n"] == 50
+    assert (row["n"], row["seed"], row["split"]) == (50, item["spec"]["seed"], item["spec"]["split"])
+    # otherwise the row is the item: same files, counts and job
+    assert row == {k: v for k, v in item.items() if k != "spec"}
