@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from generators.spec import DatasetSpec
-from training.trainers.config import check_config
+from training.trainers.config import check_config, json_schema
 
 
 class ErrorPublic(BaseModel):
@@ -34,6 +34,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _next() -> Any:
+    return Field(None, description="Where the next page is (a path with the same filters, under "
+                                   "TOOLFORGE_PUBLIC_URL when set), or null on the last page.")
+
+
 class ORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -55,7 +60,8 @@ class ToolPublic(ORM):
 class ToolsPublic(BaseModel):
     data: list[ToolPublic]
     count: int
-    registry_digest: str
+    registry_digest: str = Field(description="The digest of the whole live registry (not of this page).")
+    next: str | None = _next()
 
 
 class ToolImport(BaseModel):
@@ -83,7 +89,8 @@ def _training_config(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
-TrainingConfigIn = Annotated[dict[str, Any], AfterValidator(_training_config)]
+# Documented with TrainingConfig's own fields (types, defaults, help); validated by its own rules.
+TrainingConfigIn = Annotated[dict[str, Any], AfterValidator(_training_config), WithJsonSchema(json_schema())]
 
 
 class DatasetCreate(DatasetSpec):
@@ -109,15 +116,20 @@ class FilePublic(BaseModel):
     name: str
     sha256: str
     size: int
-    url: str
+    url: str = Field(description="Where to download it: a path on this service, or under TOOLFORGE_PUBLIC_URL "
+                                 "when set (never built from the Host header).")
 
 
-class DatasetPublic(ORM):
+class DatasetSummaryPublic(ORM):
+    """A dataset version as lists show it: all but the spec (its item has it), with the spec's n, seed, split."""
+
     id: str
     name: str
     kind: str
     status: Literal["pending", "ready", "failed", "cancelled"]
-    spec: dict[str, Any]
+    n: int | None = Field(None, description="The spec's n (samples asked for); null for derived versions.")
+    seed: int | None = Field(None, description="The spec's seed; null for derived versions.")
+    split: str | None = Field(None, description="The spec's split (train or heldout); null for derived versions.")
     registry_digest: str
     parent_id: str | None = None
     error: str | None = None
@@ -128,9 +140,24 @@ class DatasetPublic(ORM):
     job_id: str | None = None
 
 
+class DatasetPublic(DatasetSummaryPublic):
+    spec: dict[str, Any]
+
+
 class DatasetsPublic(BaseModel):
-    data: list[DatasetPublic]
+    data: list[DatasetSummaryPublic]
     count: int
+    next: str | None = _next()
+
+
+class SamplesPublic(BaseModel):
+    """A page of a version's rows, as stored (the row contract: ``generators.records``; derived versions
+    hold their own kind's rows)."""
+
+    data: list[dict[str, Any]]
+    count: int = Field(description="Rows matching the filters, in all pages.")
+    offset: int
+    next: str | None = _next()
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -162,6 +189,7 @@ class JobPublic(ORM):
 class JobsPublic(BaseModel):
     data: list[JobPublic]
     count: int
+    next: str | None = _next()
 
 
 class TrainingJobCreate(BaseModel):
@@ -257,6 +285,7 @@ class ModelPublic(ORM):
 class ModelsPublic(BaseModel):
     data: list[ModelPublic]
     count: int
+    next: str | None = _next()
 
 
 class EvaluationCreate(BaseModel):
@@ -284,6 +313,7 @@ class EvaluationPublic(ORM):
 class EvaluationsPublic(BaseModel):
     data: list[EvaluationPublic]
     count: int
+    next: str | None = _next()
 
 
 class Lineage(BaseModel):

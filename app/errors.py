@@ -26,10 +26,11 @@ class ToolForgeError(records.ToolForgeError):
     status_code = 400
     type = "bad_request"
 
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None):
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 class NotFound(ToolForgeError):
@@ -58,6 +59,10 @@ class Forbidden(ToolForgeError):
 
 class PayloadTooLarge(ToolForgeError):
     status_code, type = 413, "payload_too_large"
+
+
+class RangeNotSatisfiable(ToolForgeError):
+    status_code, type = 416, "range_not_satisfiable"
 
 
 class Unavailable(ToolForgeError):
@@ -89,7 +94,7 @@ def _unreadable_body(cause: BaseException) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ToolForgeError)
     async def _domain(_: Request, exc: ToolForgeError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {**exc.headers, **({"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {})}
         return JSONResponse(_body(exc.type, exc.detail, **exc.extra), exc.status_code, headers=headers)
 
     @app.exception_handler(records.ToolForgeError)

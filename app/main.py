@@ -15,7 +15,9 @@ from app.auth import create_key
 from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
-from app.metrics import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from app.links import RelativeRedirects
+from app.metrics import BodyLimitMiddleware, JobsCollector, Metrics, MetricsMiddleware
+from app.openapi import install_openapi
 from app.routes import datasets, events, health, jobs, keys, models, rewards, tools
 from app.services.derived import UPLOAD_PATH
 from app.services.generation import Dispatcher
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.store = ArtifactStore(settings.resolved_artifact_url)
+        app.state.metrics.registry.register(JobsCollector(app.state.sessions))
         with app.state.sessions() as session:
             added = seed_from_registry(session, load_registry(settings.tools_dir, settings.registry_limits()))
             if settings.bootstrap_admin_key:
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
                    keys.router):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
+    install_openapi(app, settings)
+    app.add_middleware(RelativeRedirects, public_url=settings.public_url)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_paths=UPLOAD_PATH,
                        upload_max_bytes=settings.max_upload_bytes)

@@ -1,13 +1,23 @@
-"""Prometheus metrics and the middleware that records them; one registry per app (tests build many)."""
+"""Prometheus metrics: HTTP requests (recorded by a middleware), job state read from the database at each scrape,
+and the body-size middleware; one registry per app (tests build many)."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.services.jobs import job_counts
+
+log = logging.getLogger("toolforge")
 
 
 class Metrics:
@@ -18,6 +28,57 @@ class Metrics:
         self.latency = Histogram("toolforge_http_request_seconds", "HTTP request latency", ["method", "route"],
                                  registry=self.registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+
+
+JOB_KINDS = ("generation", "training", "evaluation")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class JobsCollector:
+    """Queue depth, job outcomes, generation progress and lease expiries, read from the database at each
+    scrape: they hold across restarts and processes, and every replica reports the same cluster-wide
+    values (aggregate them with max, not sum)."""
+
+    def __init__(self, sessions: Callable[[], Session]):
+        self.sessions = sessions
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families())  # no database query at registration
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            with self.sessions() as session:
+                counts = job_counts(session)
+        except SQLAlchemyError as exc:
+            log.warning("metrics: database unavailable: %s", exc.__class__.__name__)
+            yield GaugeMetricFamily("toolforge_database_up", "Whether /metrics could read the database.", 0)
+            return
+        families = self._families()
+        queued, running, outcomes, samples, rate, expiries = families
+        for kind in JOB_KINDS:
+            queued.add_metric([kind], counts["by_status"].get((kind, "queued"), 0))
+            running.add_metric([kind], counts["by_status"].get((kind, "running"), 0))
+            for status in JOB_STATUSES[2:]:
+                outcomes.add_metric([kind, status], counts["by_status"].get((kind, status), 0))
+        samples.add_metric([], counts["samples_generated"])
+        rate.add_metric([], counts["generation_rate"])
+        expiries.add_metric([], counts["lease_expiries"])
+        yield GaugeMetricFamily("toolforge_database_up", "Whether /metrics could read the database.", 1)
+        yield from families
+
+    @staticmethod
+    def _families() -> list[Metric]:
+        return [
+            GaugeMetricFamily("toolforge_jobs_queued", "Jobs waiting in the queue (queue depth).", labels=["kind"]),
+            GaugeMetricFamily("toolforge_jobs_running", "Jobs running under a lease.", labels=["kind"]),
+            CounterMetricFamily("toolforge_jobs_finished", "Finished jobs by outcome.", labels=["kind", "status"]),
+            CounterMetricFamily("toolforge_samples_generated", "Samples written by generation jobs (progress of "
+                                "every job; rate() of it is the generation rate)."),
+            GaugeMetricFamily("toolforge_generation_samples_per_second", "Current rate of the running "
+                              "generation jobs, summed."),
+            CounterMetricFamily("toolforge_lease_expiries", "Leases that ran out (a worker or generation process "
+                                "lost), requeued or given up."),
+        ]
 
 
 class MetricsMiddleware:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
 
     # API
     open_reads: bool = Field(True, description="Allow GET requests without an API key.")
+    public_url: str = Field("", description="The service's public base URL (e.g. https://toolforge.example.com) "
+                            "that file URLs, `next` links and redirects start with; empty: they are paths, "
+                            "resolved against the URL the client called. The Host header is never used.")
     bootstrap_admin_key: str = Field("", description="If set, an admin key with this secret exists at start-up.")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted.")
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024, description="Largest derived-version upload "
@@ -73,6 +77,12 @@ class Settings(BaseSettings):
             raise ValueError("TOOLFORGE_CORS_ORIGINS='*' with closed reads would leak keys to any site")
         if any(entry.strip() in ("", "*") for entry in self.paraphrase_key_envs):
             raise ValueError("TOOLFORGE_PARAPHRASE_KEY_ENVS may not hold '*' or an empty name: list the variables")
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
+                    or "@" in parts.netloc:
+                raise ValueError("TOOLFORGE_PUBLIC_URL must be an http(s) URL without credentials, query or "
+                                 f"fragment (e.g. https://toolforge.example.com), got {self.public_url!r}")
         bad = [url for url in self.paraphrase_base_urls if not base_url_allowed(url, [url])]
         if bad:
             raise ValueError(f"TOOLFORGE_PARAPHRASE_BASE_URLS: {bad} are not http(s) URLs without credentials, "

@@ -99,9 +99,18 @@ class ArtifactStore:
         """Open an object for binary reading (seekable)."""
         return self.fs.open(self._path(digest), "rb")
 
-    def iter_bytes(self, digest: str, chunk: int = CHUNK) -> Iterator[bytes]:
+    def iter_bytes(self, digest: str, chunk: int = CHUNK, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The object's bytes in chunks: all of them, or `length` bytes from offset `start`."""
         with self.open(digest) as fh:
-            while data := fh.read(chunk):
+            if start:
+                fh.seek(start)
+            left = length
+            while left is None or left > 0:
+                data = fh.read(chunk if left is None else min(chunk, left))
+                if not data:
+                    return
+                if left is not None:
+                    left -= len(data)
                 yield data
 
     def local_path(self, digest: str) -> Path | None:

@@ -248,6 +248,8 @@ def _env(data_dir: Path, threads: int) -> dict[str, str]:
         # Explicit, so a developer's .env (e.g. a PostgreSQL URL) is not used by the demo.
         "TOOLFORGE_DATABASE_URL": f"sqlite:///{data_dir / 'toolforge.db'}",
         "TOOLFORGE_ARTIFACT_URL": str(data_dir / "artifacts"),
+        # The base model is built under data_dir/models and registered with POST /v1/models from there.
+        "TOOLFORGE_MODEL_ARTIFACT_ROOTS": json.dumps([str(data_dir / "models")]),
         "TOOLFORGE_TOOLS_DIR": str(REPO / "tool_schemas"),
         "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(data_dir / "hf"),
         "TOKENIZERS_PARALLELISM": "false", "DISABLE_MLFLOW_INTEGRATION": "TRUE",

@@ -96,7 +96,7 @@ def list_(url: UrlOption = "http://127.0.0.1:8000", api_key: KeyOption = None,
     with closing(_client(url, api_key)) as client:
         page = _call("GET /v1/datasets", lambda: client.get_json("/v1/datasets", limit=limit))
     for v in page["data"]:
-        typer.echo(f"{v['id']}  {v['status']:<8} {v['name']:<24} n={v['spec'].get('n')} split={v['spec'].get('split')}")
+        typer.echo(f"{v['id']}  {v['status']:<8} {v['name']:<24} n={v.get('n')} split={v.get('split')}")
     typer.echo(f"{page['count']} version(s)")
 
 

@@ -6,7 +6,7 @@ import hashlib
 import shutil
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -15,12 +15,15 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic
+from app.api_models import DatasetCreate, DatasetPublic, DatasetsPublic, ErrorPublic, SamplesPublic
 from app.auth import ReadDep, WorkerDep, WriteDep
 from app.caches import CachesDep, RouteCaches
 from app.db import SessionDep
+from app.downloads import byte_range, etag_matches, etag_of
 from app.errors import Conflict, InvalidInput, NotFound
+from app.links import link
 from app.models import IdempotencyRecord, now
+from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
 from app.services.sample_index import SampleIndex
@@ -30,11 +33,13 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """What file URLs start with: TOOLFORGE_PUBLIC_URL, or nothing (paths); never the Host header."""
+    return request.app.state.settings.public_url.rstrip("/")
 
 
 @router.post("", response_model=DatasetPublic, status_code=202,
-             responses={200: {"description": "The same spec and seed already had this version."},
+             responses={200: {"model": DatasetPublic,
+                              "description": "The same spec and seed already had this version."},
                         202: {"description": "Queued; `Location` is the version to follow.",
                               "headers": {"Location": {"description": "/v1/datasets/{id}",
                                                        "schema": {"type": "string"}}}}})
@@ -47,7 +52,7 @@ def create_dataset(
     if idempotency_key:
         # Take the key before doing any work: of concurrent requests sharing it, exactly one proceeds; the
         # others replay its answer (same body) or are refused (another body) and create nothing.
-        replay = _claim_key(session, idempotency_key, request_hash)
+        replay = _claim_key(session, idempotency_key, request_hash, request.app.state.settings.public_url)
         if replay is not None:
             return replay
     settings = request.app.state.settings
@@ -63,7 +68,7 @@ def create_dataset(
     status = 202 if created or version.status == "pending" else 200
     response.status_code = status
     if status == 202:  # where to follow it (a path: the Host header is never reflected)
-        response.headers["Location"] = f"/v1/datasets/{version.id}"
+        response.headers["Location"] = link(settings.public_url, f"/v1/datasets/{version.id}")
     if idempotency_key:
         record = session.get(IdempotencyRecord, idempotency_key)
         if record is not None:
@@ -77,7 +82,7 @@ IDEMPOTENCY_WAIT_S = 10.0
 ABANDONED_AFTER_S = 300.0
 
 
-def _claim_key(session: SessionDep, key: str, request_hash: str) -> Response | None:
+def _claim_key(session: SessionDep, key: str, request_hash: str, public_url: str) -> Response | None:
     """Take `key` for this request (None), or the answer for a request that may not proceed."""
     deadline = time.monotonic() + IDEMPOTENCY_WAIT_S
     while True:
@@ -95,7 +100,7 @@ def _claim_key(session: SessionDep, key: str, request_hash: str) -> Response | N
         if record.status_code != IN_PROGRESS:
             headers = {"Idempotent-Replayed": "true"}
             if record.status_code == 202 and record.response.get("id"):
-                headers["Location"] = f"/v1/datasets/{record.response['id']}"
+                headers["Location"] = link(public_url, f"/v1/datasets/{record.response['id']}")
             return Response(orjson.dumps(record.response), status_code=record.status_code,
                             media_type="application/json", headers=headers)
         if (now() - record.created_at).total_seconds() > ABANDONED_AFTER_S:
@@ -119,18 +124,16 @@ def _release_key(session: SessionDep, key: str) -> None:
 
 @router.get("", response_model=DatasetsPublic)
 def list_datasets(
-    request: Request, session: SessionDep, _: ReadDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    request: Request, session: SessionDep, _: ReadDep, page: PageDep,
     status: Annotated[str | None, Query(pattern="^(pending|ready|failed|cancelled)$")] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
 ) -> DatasetsPublic:
-    """List dataset versions, newest first."""
-    limit = min(limit, request.app.state.settings.max_page_size)
-    rows, total = datasets_service.list_datasets(session, offset, limit, status, name, kind)
+    """List dataset versions, newest first (without their specs: GET /v1/datasets/{id} has one)."""
+    rows, total = datasets_service.list_datasets(session, page.offset, page.limit, status, name, kind)
     base = _base_url(request)
-    return DatasetsPublic(data=[datasets_service.to_public(session, r, base) for r in rows], count=total)
+    return DatasetsPublic(data=datasets_service.to_summaries(session, rows, base), count=total,
+                          next=next_page(request, page, total))
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic)
@@ -153,7 +156,9 @@ def _file(request: Request, version, name: str) -> dict:  # type: ignore[no-unty
     return files[name]
 
 
-@router.get("/{dataset_id}/stats")
+@router.get("/{dataset_id}/stats", response_class=Response, responses={200: {"content": {"application/json": {
+    "schema": {"type": "object", "description": "stats.json: counts per behaviour, tool, domain and rejection "
+               "reason, leak rates, diversity."}}}}})
 def get_stats(dataset_id: str, request: Request, session: SessionDep, _: ReadDep) -> Response:
     """The version's `stats.json` (counts per behaviour, tool, domain, rejection reason)."""
     version = _ready(session, dataset_id)
@@ -162,7 +167,8 @@ def get_stats(dataset_id: str, request: Request, session: SessionDep, _: ReadDep
         return Response(fh.read(), media_type="application/json")
 
 
-@router.get("/{dataset_id}/card", response_class=Response, responses={200: {"content": {"text/markdown": {}}}})
+@router.get("/{dataset_id}/card", response_class=Response, responses={200: {"content": {"text/markdown": {
+    "schema": {"type": "string"}}}}})
 def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep) -> Response:
     """The version's dataset card (Markdown)."""
     version = _ready(session, dataset_id)
@@ -171,20 +177,18 @@ def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep)
         return Response(fh.read(), media_type="text/markdown; charset=utf-8")
 
 
-@router.get("/{dataset_id}/samples")
+@router.get("/{dataset_id}/samples", response_class=Response, responses={200: {"model": SamplesPublic}})
 def list_samples(
-    dataset_id: str, request: Request, caches: CachesDep, _: ReadDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-    behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal)$")] = None,
+    dataset_id: str, request: Request, caches: CachesDep, _: ReadDep, page: PageDep,
+    behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal|direct)$")] = None,
     tool: Annotated[str | None, Query(max_length=64)] = None,
     step: Annotated[int | None, Query(ge=1, description="Rollouts versions: the optimizer step.")] = None,
     reward: Annotated[float | None, Query(ge=0, le=1, description="Rollouts versions: the exact tiered reward.")]
     = None,
 ) -> Response:
-    """A page of samples (`{"data": [...], "count": total matching}`), optionally by behaviour and tool
+    """A page of samples (`{"data", "count", "offset", "next"}`), optionally by behaviour and tool
     (and, for rollouts versions, by step and reward)."""
-    limit = min(limit, request.app.state.settings.max_page_size)
+    offset, limit = page.offset, page.limit
     manifest = _ready_manifest(request, caches, dataset_id)
     store = request.app.state.store
     index = _index(request, caches, dataset_id, manifest)
@@ -196,8 +200,10 @@ def list_samples(
             lines, total = index.page(keys[0] if keys else "all", offset, limit, fh)
         else:
             lines, total = index.page_filtered(keys, offset, limit, fh)
+    # The stored lines are the rows' JSON already: joined, not decoded and encoded again.
+    following = next_page(request, page, total)
     body = b'{"data":[' + b",".join(lines) + b'],"count":' + str(total).encode() + b',"offset":' + \
-        str(offset).encode() + b"}"
+        str(offset).encode() + b',"next":' + orjson.dumps(following) + b"}"
     return Response(body, media_type="application/json")
 
 
@@ -219,20 +225,72 @@ def _index(request: Request, caches: RouteCaches, dataset_id: str, manifest: dic
     return caches.sample_indexes.get_or_load(dataset_id, load)
 
 
-@router.get("/{dataset_id}/files/{name}", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}})
-def download_file(dataset_id: str, name: str, request: Request, session: SessionDep, _: ReadDep) -> StreamingResponse:
-    """Download one file of a ready version; `X-Checksum-Sha256` and `Content-Length` come with it."""
+# A file's media type, by its extension (anything else, e.g. samples.index, is application/octet-stream).
+MEDIA_TYPES = {"jsonl": "application/x-ndjson", "json": "application/json", "md": "text/markdown",
+               "parquet": "application/vnd.apache.parquet", "png": "image/png"}
+OCTET_STREAM = "application/octet-stream"
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_FILE_CONTENT = {**{media: _BINARY for media in MEDIA_TYPES.values()}, "application/json": {"schema": {
+    "type": "object", "description": "stats.json, meta.json and the other JSON files: one object."}},
+    OCTET_STREAM: _BINARY}
+
+
+def media_type_of(name: str) -> str:
+    """The media type a file is sent with.
+
+    >>> media_type_of("samples.jsonl"), media_type_of("samples.index")
+    ('application/x-ndjson', 'application/octet-stream')
+    """
+    return MEDIA_TYPES.get(name.rsplit(".", 1)[-1], OCTET_STREAM) if "." in name else OCTET_STREAM
+
+
+_ETAG = {"ETag": {"description": "The file's sha256, quoted (files are immutable).", "required": True,
+                  "schema": {"type": "string"}}}
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": _FILE_CONTENT, "headers": _ETAG,
+          "description": "The file, with the media type of its extension (JSONL: application/x-ndjson)."},
+    206: {"content": _FILE_CONTENT, "description": "The byte range asked for (`Range: bytes=FIRST-LAST`).",
+          "headers": {**_ETAG, "Content-Range": {"description": "bytes FIRST-LAST/SIZE", "required": True,
+                                                 "schema": {"type": "string"}}}},
+    304: {"description": "`If-None-Match` names this file's ETag: the copy the client has is current.",
+          "headers": _ETAG},
+    416: {"model": ErrorPublic, "description": "The byte range is malformed or starts past the end.",
+          "headers": {"Content-Range": {"description": "bytes */SIZE", "required": True,
+                                        "schema": {"type": "string"}}}},
+}
+
+
+@router.get("/{dataset_id}/files/{name}", response_class=StreamingResponse, responses=_FILE_RESPONSES)
+@router.head("/{dataset_id}/files/{name}", response_class=StreamingResponse, responses=_FILE_RESPONSES,
+             summary="Download File (headers only)")
+def download_file(
+    dataset_id: str, name: str, request: Request, session: SessionDep, _: ReadDep,
+    range_: Annotated[str | None, Header(alias="Range", max_length=200, description=(
+        "One byte range (`bytes=0-1023`, `bytes=1024-`, `bytes=-1024`) to resume a download; several ranges "
+        "are ignored (the whole file)."))] = None,
+    if_none_match: Annotated[str | None, Header(max_length=2000, description="ETags the client holds: 304 if "
+                                                "one is this file's.")] = None,
+    if_range: Annotated[str | None, Header(max_length=200, description="Honour `Range` only if the file "
+                                           "still has this ETag (else the whole file).")] = None,
+) -> Response:
+    """Download one file of a ready version, whole or a byte range; `ETag` (its sha256), `X-Checksum-Sha256`
+    and `Content-Length` come with it, and HEAD answers the headers alone."""
     version = _ready(session, dataset_id)
     entry = _file(request, version, name)
-    media = {"jsonl": "application/x-ndjson", "json": "application/json", "md": "text/markdown",
-             "parquet": "application/vnd.apache.parquet", "png": "image/png"}.get(name.rsplit(".", 1)[-1],
-                                                                                   "application/octet-stream")
-    return StreamingResponse(
-        request.app.state.store.iter_bytes(entry["sha256"]), media_type=media,
-        headers={"Content-Length": str(entry["size"]), "X-Checksum-Sha256": entry["sha256"],
-                 "ETag": f'"{entry["sha256"]}"', "Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    etag, size = etag_of(entry["sha256"]), entry["size"]
+    headers = {"ETag": etag, "Accept-Ranges": "bytes", "X-Checksum-Sha256": entry["sha256"]}
+    if if_none_match and etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    span = byte_range(range_ if if_range is None or if_range.strip() == etag else None, size)
+    first, length, status = (0, size, 200) if span is None else (span[0], span[1] - span[0] + 1, 206)
+    if span is not None:
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{size}"
+    headers |= {"Content-Length": str(length), "Content-Disposition": f'attachment; filename="{name}"'}
+    media = media_type_of(name)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media)
+    return StreamingResponse(request.app.state.store.iter_bytes(entry["sha256"], start=first, length=length),
+                             status_code=status, media_type=media, headers=headers)
 
 
 @router.delete("/{dataset_id}", status_code=204)
@@ -249,7 +307,8 @@ _TAR_BODY = {"requestBody": {"required": True, "content": {"application/x-tar": 
 
 
 @router.post("/{dataset_id}/derived", response_model=DatasetPublic, status_code=201, openapi_extra=_TAR_BODY,
-             responses={200: {"description": "The same upload was published before; this is that version."}})
+             responses={200: {"model": DatasetPublic,
+                              "description": "The same upload was published before; this is that version."}})
 async def create_derived(
     dataset_id: str, request: Request, response: Response, _: WorkerDep,
     kind: Annotated[str, Query(pattern="^(rollouts|preferences)$", description="rollouts or preferences")],

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api_models import EventPublic, EventsPublic
 from app.auth import ReadDep
+from app.paging import at_most, server_max
 from app.services.events import events_after
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -28,12 +29,14 @@ def _read(request: Request, after: int, types: list[str] | None, limit: int) -> 
 async def poll_events(
     request: Request, _: ReadDep,
     after: Annotated[int, Query(ge=0, description="Cursor: the last event id already seen.")] = 0,
-    wait: Annotated[float, Query(ge=0, le=300, description="Seconds to wait for a new event.")] = 0,
+    wait: Annotated[float, Query(ge=0, le=300, description="Seconds to wait for a new event.",
+                                 json_schema_extra=server_max("event_wait_max"))] = 0,
     types: Annotated[list[str] | None, Query(description="Only these event types.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventsPublic:
     """Events after a cursor, oldest first; with `wait`, hold the request until one arrives (long-poll)."""
-    deadline = time.monotonic() + min(wait, request.app.state.settings.event_wait_max)
+    at_most(request, "wait", wait, "event_wait_max", " seconds and poll again")
+    deadline = time.monotonic() + wait
     while True:
         events = await run_in_threadpool(_read, request, after, types, limit)
         if events or time.monotonic() >= deadline or await request.is_disconnected():

@@ -29,7 +29,8 @@ def readyz(request: Request) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {"schema": {
+    "type": "string", "description": "Prometheus text exposition format 0.0.4."}}}}})
 def metrics(request: Request) -> Response:
-    """Prometheus metrics (requests, latency, jobs)."""
+    """Prometheus metrics: requests, latency, queue depth, job outcomes, samples generated, lease expiries."""
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

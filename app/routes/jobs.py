@@ -22,8 +22,9 @@ from app.api_models import (
 )
 from app.auth import Principal, ReadDep, WorkerDep, WriteDep
 from app.db import SessionDep
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.models import Job
+from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
 from app.services import jobs as jobs_service
 
@@ -57,22 +58,12 @@ def _leased(session: SessionDep, job_id: str, principal: Principal, token: str) 
     return job
 
 
-def _check_artifact(request: Request, uri: str | None, field: str) -> None:
-    settings = request.app.state.settings
-    roots = [settings.resolved_artifact_url, *settings.model_artifact_roots]
-    if uri and not jobs_service.artifact_in_store(uri, roots):
-        raise InvalidInput(f"{field} {uri!r} is not in the artifact store; upload under {roots[0]} (or a root "
-                           "in TOOLFORGE_MODEL_ARTIFACT_ROOTS)")
-
-
 @router.get("/v1/jobs", response_model=JobsPublic)
 def list_jobs(
-    request: Request, session: SessionDep, _: ReadDep,
+    request: Request, session: SessionDep, _: ReadDep, page: PageDep,
     kind: Annotated[str | None, Query(pattern="^(generation|training|evaluation)$")] = None,
     status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")] = None,
     dataset_id: Annotated[str | None, Query(max_length=40)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
 ) -> JobsPublic:
     """List jobs, newest first."""
     query = select(Job)
@@ -80,9 +71,8 @@ def list_jobs(
         if value:
             query = query.where(column == value)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    limit = min(limit, request.app.state.settings.max_page_size)
-    rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id).offset(offset).limit(limit))
-    return JobsPublic(data=[public(j) for j in rows], count=total)
+    rows = session.scalars(query.order_by(Job.created_at.desc(), Job.id).offset(page.offset).limit(page.limit))
+    return JobsPublic(data=[public(j) for j in rows], count=total, next=next_page(request, page, total))
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic)
@@ -132,7 +122,7 @@ def heartbeat(job_id: str, body: Heartbeat, request: Request, session: SessionDe
     """Extend the lease and report progress, metrics and the last checkpoint; 409 when the lease was lost,
     403 when it is someone else's."""
     job = _leased(session, job_id, principal, body.lease_token)
-    _check_artifact(request, body.checkpoint_uri, "checkpoint_uri")
+    jobs_service.check_artifact(request.app.state.settings, body.checkpoint_uri, "checkpoint_uri")
     job = jobs_service.heartbeat(
         session, job_id, job.lease_owner or "", body.lease_seconds or request.app.state.settings.lease_seconds,
         progress_done=body.progress_done, progress_total=body.progress_total, metrics=body.metrics,
@@ -147,7 +137,7 @@ def complete(job_id: str, body: JobComplete, request: Request, session: SessionD
     """Finish a training job by registering the model version it produced (exactly once per job); the model's
     `artifact_uri` must be in the artifact store."""
     job = _leased(session, job_id, principal, body.lease_token)
-    _check_artifact(request, body.model.artifact_uri, "model.artifact_uri")
+    jobs_service.check_artifact(request.app.state.settings, body.model.artifact_uri, "model.artifact_uri")
     return ModelPublic.model_validate(
         jobs_service.complete_training(session, job_id, job.lease_owner or "", body.model.model_dump())
     )

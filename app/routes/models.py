@@ -20,8 +20,10 @@ from app.auth import ReadDep, WorkerDep
 from app.db import SessionDep
 from app.errors import NotFound
 from app.models import Evaluation, ModelVersion, new_id
+from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
+from app.services import jobs as jobs_service
 from app.services.events import publish
 
 router = APIRouter(tags=["models"])
@@ -35,18 +37,20 @@ def _model(session: SessionDep, model_id: str) -> ModelVersion:
 
 
 @router.get("/v1/models", response_model=ModelsPublic)
-def list_models(request: Request, session: SessionDep, _: ReadDep, offset: Annotated[int, Query(ge=0)] = 0,
-                limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> ModelsPublic:
+def list_models(request: Request, session: SessionDep, _: ReadDep, page: PageDep) -> ModelsPublic:
     """List model versions, newest first."""
-    limit = min(limit, request.app.state.settings.max_page_size)
     total = session.scalar(select(func.count()).select_from(ModelVersion)) or 0
-    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc()).offset(offset).limit(limit))
-    return ModelsPublic(data=[ModelPublic.model_validate(r) for r in rows], count=total)
+    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id)
+                           .offset(page.offset).limit(page.limit))
+    return ModelsPublic(data=[ModelPublic.model_validate(r) for r in rows], count=total,
+                        next=next_page(request, page, total))
 
 
 @router.post("/v1/models", response_model=ModelPublic, status_code=201)
-def create_model(body: ModelCreate, session: SessionDep, _: WorkerDep) -> ModelPublic:
-    """Register a model version trained outside a ToolForge training job (e.g. a base model to evaluate)."""
+def create_model(body: ModelCreate, request: Request, session: SessionDep, _: WorkerDep) -> ModelPublic:
+    """Register a model version trained outside a ToolForge training job (e.g. a base model to evaluate); its
+    `artifact_uri` must be in the artifact store (or a root in TOOLFORGE_MODEL_ARTIFACT_ROOTS)."""
+    jobs_service.check_artifact(request.app.state.settings, body.artifact_uri, "artifact_uri")
     if body.dataset_id is not None:
         datasets_service.get_dataset(session, body.dataset_id)
     row = ModelVersion(id=new_id("model"), **body.model_dump())
@@ -68,7 +72,7 @@ def lineage(model_id: str, request: Request, session: SessionDep, _: ReadDep) ->
     model = _model(session, model_id)
     dataset = datasets_service.get_dataset(session, model.dataset_id) if model.dataset_id else None
     evals = session.scalars(select(Evaluation).where(Evaluation.model_id == model_id).order_by(Evaluation.created_at))
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_url.rstrip("/")  # never the Host header
     more = derived_service.lineage_of(session, model)
     return Lineage(
         dataset=datasets_service.to_public(session, dataset, base) if dataset else None,
@@ -82,18 +86,17 @@ def lineage(model_id: str, request: Request, session: SessionDep, _: ReadDep) ->
 
 
 @router.get("/v1/evaluations", response_model=EvaluationsPublic)
-def list_evaluations(request: Request, session: SessionDep, _: ReadDep,
-                     model_id: Annotated[str | None, Query(max_length=40)] = None,
-                     offset: Annotated[int, Query(ge=0)] = 0,
-                     limit: Annotated[int, Query(ge=1, le=10_000)] = 50) -> EvaluationsPublic:
+def list_evaluations(request: Request, session: SessionDep, _: ReadDep, page: PageDep,
+                     model_id: Annotated[str | None, Query(max_length=40)] = None) -> EvaluationsPublic:
     """List evaluations, newest first."""
     query = select(Evaluation)
     if model_id:
         query = query.where(Evaluation.model_id == model_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    limit = min(limit, request.app.state.settings.max_page_size)
-    rows = session.scalars(query.order_by(Evaluation.created_at.desc()).offset(offset).limit(limit))
-    return EvaluationsPublic(data=[EvaluationPublic.model_validate(r) for r in rows], count=total)
+    rows = session.scalars(query.order_by(Evaluation.created_at.desc(), Evaluation.id)
+                           .offset(page.offset).limit(page.limit))
+    return EvaluationsPublic(data=[EvaluationPublic.model_validate(r) for r in rows], count=total,
+                             next=next_page(request, page, total))
 
 
 @router.post("/v1/evaluations", response_model=EvaluationPublic, status_code=201)

@@ -11,6 +11,7 @@ from app.auth import ReadDep, WriteDep
 from app.db import SessionDep
 from app.errors import InvalidInput, InvalidSchema
 from app.json_body import StrictJSONRoute
+from app.paging import PageDep, next_page
 from app.services import tools as tools_service
 
 # Strict JSON: a tool document with duplicate keys or NaN is refused, never stored as something else.
@@ -38,15 +39,16 @@ TOOL_EXAMPLE = {
 
 @router.get("", response_model=ToolsPublic)
 def list_tools(
-    session: SessionDep, _: ReadDep,
+    request: Request, session: SessionDep, _: ReadDep, page: PageDep,
     domain: Annotated[str | None, Query(max_length=64)] = None,
     split: Annotated[str | None, Query(pattern="^(train|heldout)$")] = None,
 ) -> ToolsPublic:
-    """List live tools (newest version of each, retired ones excluded)."""
+    """List live tools by name (newest version of each, retired ones excluded), a page at a time."""
     registry, rows = tools_service.live_registry(session)
     rows = [r for r in rows if (domain is None or r.domain == domain) and (split is None or r.split == split)]
-    return ToolsPublic(data=[ToolPublic.model_validate(r) for r in rows], count=len(rows),
-                       registry_digest=registry.digest)
+    shown = rows[page.offset:page.offset + page.limit]
+    return ToolsPublic(data=[ToolPublic.model_validate(r) for r in shown], count=len(rows),
+                       registry_digest=registry.digest, next=next_page(request, page, len(rows)))
 
 
 @router.get("/{name}", response_model=ToolPublic)
@@ -55,7 +57,8 @@ def get_tool(name: str, session: SessionDep, _: ReadDep) -> ToolPublic:
     return ToolPublic.model_validate(tools_service.get_live(session, name))
 
 
-@router.post("", response_model=ToolPublic, status_code=201)
+@router.post("", response_model=ToolPublic, status_code=201,
+             responses={200: {"model": ToolPublic, "description": "The live version already has this content."}})
 def register_tool(
     request: Request, response: Response, session: SessionDep, _: WriteDep,
     document: Annotated[dict[str, Any], Body(examples=[TOOL_EXAMPLE])],

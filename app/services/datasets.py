@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.api_models import DatasetCreate, DatasetPublic, FilePublic
+from app.api_models import DatasetCreate, DatasetPublic, DatasetSummaryPublic, FilePublic
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import DatasetVersion, Evaluation, Job, ModelVersion, now
 from app.services import jobs as jobs_service
@@ -123,17 +123,34 @@ def files_of(version: DatasetVersion) -> dict[str, dict[str, Any]]:
 
 
 def to_public(session: Session, version: DatasetVersion, base_url: str = "") -> DatasetPublic:
+    """The whole version, spec included (GET /v1/datasets/{id})."""
+    job = latest_job(session, version.id)
+    return DatasetPublic.model_validate({**_public_fields(version, base_url, job.id if job else None),
+                                         "spec": version.spec})
+
+
+def to_summaries(session: Session, versions: list[DatasetVersion], base_url: str = "") -> list[DatasetSummaryPublic]:
+    """A list page's rows: no spec (a paraphrase prompt alone can be kilobytes), one query for their jobs."""
+    latest: dict[str, str] = {}
+    if versions:
+        rows = session.execute(select(Job.dataset_id, Job.id).where(
+            Job.dataset_id.in_([v.id for v in versions]), Job.kind == "generation").order_by(Job.created_at))
+        latest = {dataset_id: job_id for dataset_id, job_id in rows}  # the newest job comes last and wins
+    return [DatasetSummaryPublic.model_validate(_public_fields(v, base_url, latest.get(v.id))) for v in versions]
+
+
+def _public_fields(version: DatasetVersion, base_url: str, job_id: str | None) -> dict[str, Any]:
     files = [
         FilePublic(name=name, sha256=f["sha256"], size=f["size"],
                    url=f"{base_url}/v1/datasets/{version.id}/files/{name}")
         for name, f in sorted(files_of(version).items())
     ]
-    job = latest_job(session, version.id)
-    return DatasetPublic.model_validate(
-        {**{c: getattr(version, c) for c in ("id", "name", "kind", "status", "spec", "registry_digest", "parent_id",
-                                              "error", "created_at", "ready_at")},
-         "counts": (version.manifest or {}).get("counts", {}), "files": files, "job_id": job.id if job else None}
-    )
+    spec = version.spec or {}
+    derived = version.kind != "samples"
+    return {**{c: getattr(version, c) for c in ("id", "name", "kind", "status", "registry_digest", "parent_id",
+                                                "error", "created_at", "ready_at")},
+            **{k: None if derived else spec.get(k) for k in ("n", "seed", "split")},
+            "counts": (version.manifest or {}).get("counts", {}), "files": files, "job_id": job_id}
 
 
 def list_datasets(session: Session, offset: int, limit: int, status: str | None, name: str | None,

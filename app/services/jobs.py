@@ -20,14 +20,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, NotFound
-from app.models import DatasetVersion, Job, ModelVersion, new_id, now
+from app.errors import Conflict, InvalidInput, NotFound
+from app.models import DatasetVersion, Event, Job, ModelVersion, new_id, now
 from app.services.events import publish
+from app.settings import Settings
 
 MAX_ATTEMPTS = 3
+LEASE_EXPIRED = "lease_expired"  # the `reason` of the job.requeued / job.failed event of an expired lease
 FINAL = ("succeeded", "failed", "cancelled")
 _DIGEST_CHARS = 32
 _BOUND = re.compile(r"^[0-9a-f]{32}:")
@@ -55,6 +57,33 @@ def lease_label(owner: str | None) -> str | None:
     if owner and _BOUND.match(owner):
         return owner[_DIGEST_CHARS + 1:]
     return owner
+
+
+def job_counts(session: Session) -> dict[str, Any]:
+    """What /metrics reports about jobs, from the database (so every process and replica agrees).
+
+    Returns:
+        ``by_status`` {(kind, status): count}, ``samples_generated`` (progress of every generation job),
+        ``generation_rate`` (samples/s of the running generation jobs) and ``lease_expiries`` (leases that
+        ran out, training and generation).
+    """
+    rows = session.execute(select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)).all()
+    generation = session.execute(
+        select(func.coalesce(func.sum(Job.progress_done), 0),
+               func.coalesce(func.sum(case((Job.status == "running", Job.rate), else_=0)), 0))
+        .where(Job.kind == "generation")).one()
+    expiries = session.scalar(select(func.count()).select_from(Event).where(
+        Event.type.in_(("job.requeued", "job.failed")), Event.payload["reason"].as_string() == LEASE_EXPIRED))
+    return {"by_status": {(kind, status): n for kind, status, n in rows}, "samples_generated": int(generation[0]),
+            "generation_rate": float(generation[1]), "lease_expiries": expiries or 0}
+
+
+def check_artifact(settings: Settings, uri: str | None, field: str) -> None:
+    """Refuse (422) a model or checkpoint URI outside the artifact store and TOOLFORGE_MODEL_ARTIFACT_ROOTS."""
+    roots = [settings.resolved_artifact_url, *settings.model_artifact_roots]
+    if uri and not artifact_in_store(uri, roots):
+        raise InvalidInput(f"{field} {uri!r} is not in the artifact store; upload under {roots[0]} (or a root "
+                           "in TOOLFORGE_MODEL_ARTIFACT_ROOTS)")
 
 
 def artifact_in_store(uri: str, roots: Sequence[str]) -> bool:
@@ -133,7 +162,8 @@ def requeue_expired(session: Session, kind: str) -> int:
         )
         if res.rowcount == 1:  # type: ignore[attr-defined]
             publish(session, "job.failed" if give_up else "job.requeued", job.id,
-                    {"kind": kind, "checkpoint_uri": job.checkpoint_uri, "attempts": job.attempts})
+                    {"kind": kind, "checkpoint_uri": job.checkpoint_uri, "attempts": job.attempts,
+                     "reason": LEASE_EXPIRED})
             if give_up and kind == "generation" and job.dataset_id:
                 # The version this job was making will not become ready: say so (a re-POST retries it).
                 session.execute(

@@ -76,9 +76,18 @@ def register(session: Session, doc: Any, limits: Limits, source: str = "body") -
 
 
 def seed_from_registry(session: Session, registry: Registry) -> int:
-    """Register every tool of a folder registry that is new or changed; return how many were added."""
+    """Register every tool of a folder registry that is new or changed; return how many were added.
+
+    A tool whose newest version is retired stays retired, whatever the folder holds: retiring is the
+    operator's decision, and a restart must not undo it (nor change the registry digest). Registering the
+    tool again (POST /v1/tools) brings it back.
+    """
+    retired = set(session.scalars(select(ToolVersion.name).where(ToolVersion.retired_at.is_not(None))))
+    live = {r.name for r in live_rows(session)}
     added = 0
     for tool in registry:
+        if tool.name in retired and tool.name not in live:
+            continue
         _, created = register(session, tool.document, Limits(max_file_bytes=1 << 30), tool.source)
         added += created
     session.commit()

@@ -104,13 +104,13 @@ def test_dataset_and_job_lists_page_and_clamp(server):
         assert page["count"] == 4
         seen.extend(d["id"] for d in page["data"])
     assert sorted(seen) == sorted(ids)  # every version once, none twice
-    # A limit above the server's page size is clamped, not refused.
-    clamped = server.client.get("/v1/datasets", params={"name": "paged", "limit": 1000}).json()
-    assert len(clamped["data"]) == MAX_PAGE and clamped["count"] == 4
+    # A limit above the server's page size is refused (naming the setting), never silently shortened.
+    refused = assert_error(server.client.get("/v1/datasets", params={"name": "paged", "limit": 1000}), 422)
+    assert "TOOLFORGE_MAX_PAGE_SIZE" in refused["detail"] and f"at most {MAX_PAGE}" in refused["detail"]
     assert_error(server.client.get("/v1/datasets", params={"limit": 0}), 422)
     assert_error(server.client.get("/v1/datasets", params={"status": "bogus"}), 422)
 
-    jobs = server.client.get("/v1/jobs", params={"kind": "generation", "limit": 1000}).json()
+    jobs = server.client.get("/v1/jobs", params={"kind": "generation", "limit": MAX_PAGE}).json()
     assert len(jobs["data"]) == MAX_PAGE and jobs["count"] >= 4
     walked = []
     for offset in range(0, jobs["count"], 2):
@@ -129,29 +129,79 @@ def test_dataset_and_job_lists_page_and_clamp(server):
         job = _generation_jobs(server, dataset_id)[0]
         server.client.post(f"/v1/jobs/{job['id']}/cancel", headers=write)
     for status in ("cancelled", "succeeded", "queued"):
-        page = server.client.get("/v1/jobs", params={"status": status, "limit": 1000}).json()
+        page = server.client.get("/v1/jobs", params={"status": status, "limit": MAX_PAGE}).json()
         assert all(j["status"] == status for j in page["data"]) and page["count"] >= len(page["data"])
     cancelled = server.client.get("/v1/jobs", params={"status": "cancelled", "kind": "generation"}).json()
     assert cancelled["count"] >= 1
 
 
-def test_sample_pages_are_clamped(server):
+def test_sample_pages_above_the_page_size_are_refused(server):
     dataset = server.ready_dataset(n=50)
-    page = server.client.get(f"/v1/datasets/{dataset['id']}/samples", params={"limit": 1000}).json()
-    assert page["count"] == 50 and len(page["data"]) == MAX_PAGE
+    response = server.client.get(f"/v1/datasets/{dataset['id']}/samples", params={"limit": 1000})
+    assert "TOOLFORGE_MAX_PAGE_SIZE" in assert_error(response, 422, "invalid_input")["detail"]
+
+
+def _walk(server, path: str, params: dict) -> list[dict]:
+    """Every row of a list, following `next` from the first page."""
+    rows, url, pages = [], path, 0
+    page = server.client.get(url, params=params).json()
+    while True:
+        rows.extend(page["data"])
+        pages += 1
+        assert pages < 100, "next never ends"
+        if page["next"] is None:
+            return rows
+        assert page["next"].startswith("/v1/")  # a path: the Host header is never reflected
+        page = server.client.get(page["next"]).json()
+
+
+def test_next_walks_every_sample_once_with_the_filters_kept(server):
+    dataset = server.ready_dataset(n=50)
+    path = f"/v1/datasets/{dataset['id']}/samples"
+    rows = _walk(server, path, {"limit": 2})
+    # every row once, in file order, 25 pages of 2
+    assert [r["extra_info"]["sample_id"] for r in rows] == \
+        [r["extra_info"]["sample_id"] for r in _walk(server, path, {"limit": MAX_PAGE})]
+    assert len(rows) == 50 == len({r["extra_info"]["sample_id"] for r in rows})
+    # a filter is carried into every next link
+    executions = _walk(server, path, {"behavior": "execution", "limit": 2})
+    assert executions and {r["behavior"] for r in executions} == {"execution"}
+    assert len(executions) == server.client.get(path, params={"behavior": "execution"}).json()["count"]
+    # the last page says so
+    last = server.client.get(path, params={"offset": 48, "limit": 2}).json()
+    assert last["next"] is None and len(last["data"]) == 2
+
+
+def test_next_walks_every_list(server):
+    server.ready_dataset(n=50)
+    for path in ("/v1/datasets", "/v1/jobs", "/v1/models", "/v1/evaluations"):
+        first = server.client.get(path, params={"limit": 1}).json()
+        rows = _walk(server, path, {"limit": 1})
+        assert len(rows) == first["count"] == len({r["id"] for r in rows}), path
+
+
+def test_tools_are_paged_like_every_list(server):
+    first = server.client.get("/v1/tools").json()
+    # before: every tool in one answer, whatever the page size
+    assert len(first["data"]) == MAX_PAGE < first["count"] and first["next"] is not None
+    everything = _walk(server, "/v1/tools", {})
+    names = [t["name"] for t in everything]
+    assert len(names) == first["count"] == len(set(names)) and names == sorted(names)
+    assert_error(server.client.get("/v1/tools", params={"limit": MAX_PAGE + 1}), 422)
+    # the digest is the whole registry's, on every page
+    last = server.client.get("/v1/tools", params={"offset": first["count"] - 1}).json()
+    assert last["registry_digest"] == first["registry_digest"] and last["next"] is None
 
 
 def test_tool_filters(server):
-    everything = server.client.get("/v1/tools").json()
-    assert everything["count"] == len(everything["data"]) > 0 and len(everything["registry_digest"]) == 64
-    domains = {t["domain"] for t in everything["data"]}
+    everything = _walk(server, "/v1/tools", {})
+    assert len(everything) > 0
+    domains = {t["domain"] for t in everything}
     for domain in sorted(domains)[:3]:
         for split in ("train", "heldout"):
-            page = server.client.get("/v1/tools", params={"domain": domain, "split": split}).json()
-            expected = [
-                t["name"] for t in everything["data"] if t["domain"] == domain and t["split"] == split
-            ]
-            assert [t["name"] for t in page["data"]] == expected and page["count"] == len(expected)
+            page = _walk(server, "/v1/tools", {"domain": domain, "split": split})
+            expected = [t["name"] for t in everything if t["domain"] == domain and t["split"] == split]
+            assert [t["name"] for t in page] == expected
     assert_error(server.client.get("/v1/tools", params={"split": "test"}), 422)
     assert_error(server.client.get("/v1/tools/no_such_tool"), 404, "not_found")
 
@@ -177,7 +227,7 @@ def test_dataset_create_refusals(server, body, needle):
 
 def test_empty_tool_selection_is_refused(server):
     """A filter that selects no tool of the split (a domain with no held-out tool, or none at all)."""
-    tools = server.client.get("/v1/tools").json()["data"]
+    tools = _walk(server, "/v1/tools", {})
     train_only = sorted(
         {t["domain"] for t in tools} - {t["domain"] for t in tools if t["split"] == "heldout"}
     )
@@ -248,3 +298,14 @@ def test_health_readiness_and_metrics(server):
     ), metrics.text[:2000]
     assert any(line.startswith("toolforge_http_request_seconds_bucket{") for line in lines)
     assert not any("ds_nope" in line for line in lines)
+
+
+def test_lists_show_summaries_and_the_item_its_spec(server):
+    dataset = server.ready_dataset(n=50)
+    (row,) = [d for d in _walk(server, "/v1/datasets", {}) if d["id"] == dataset["id"]]
+    item = server.client.get(f"/v1/datasets/{dataset['id']}").json()
+    # before: every row embedded its whole spec (the paraphrase prompt included)
+    assert "spec" not in row and item["spec"]["n"] == 50
+    assert (row["n"], row["seed"], row["split"]) == (50, item["spec"]["seed"], item["spec"]["split"])
+    # otherwise the row is the item: same files, counts and job
+    assert row == {k: v for k, v in item.items() if k != "spec"}

@@ -104,7 +104,8 @@ def test_full_flow(server):
     both = [r for r in by_tool if r["behavior"] == "execution"]
     page = client.get(url, params={"tool": tool, "behavior": "execution", "offset": 1, "limit": 2}).json()
     assert page["count"] == len(both) and page["data"] == both[1:3]
-    assert client.get(url, params={"tool": "no_such_tool"}).json() == {"data": [], "count": 0, "offset": 0}
+    empty = client.get(url, params={"tool": "no_such_tool"}).json()
+    assert empty == {"data": [], "count": 0, "offset": 0, "next": None}
 
     # stats.json agrees with the dataset counts and with the tool-filtered page counts.
     stats_body = stats.json()

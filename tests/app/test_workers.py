@@ -181,7 +181,8 @@ def _announce_model(server, delay: float) -> threading.Thread:
     def run() -> None:
         time.sleep(delay)
         with httpx.Client(base_url=server.base_url, timeout=30) as client:
-            client.post("/v1/models", json=MODEL, headers=server.auth("worker")).raise_for_status()
+            body = {**MODEL, "artifact_uri": _in_store(server, "models", "announced")}
+            client.post("/v1/models", json=body, headers=server.auth("worker")).raise_for_status()
 
     thread = threading.Thread(target=run)
     thread.start()

@@ -41,7 +41,8 @@ def _tar(_ctx: Any, value: Any) -> bytes:
 def _check(case: Any, response: Any) -> None:
     what = f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
     assert response.status_code < 500, what
-    if response.status_code >= 400 and response.status_code != 405:
+    # a HEAD answer has no body (its GET twin's error bodies are checked)
+    if response.status_code >= 400 and response.status_code != 405 and case.method != "HEAD":
         body = response.json()
         assert set(body) >= {"type", "detail"}, what
         assert isinstance(body["detail"], str) and len(body["detail"]) > 5, what

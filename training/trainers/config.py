@@ -276,6 +276,33 @@ def check_config(values: Any) -> None:
     TrainingConfig.from_dict(values, resolve_device=False)
 
 
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a training ``config``: every setting with its type, default and help text.
+
+    It states the types and the closed set of names (``from_dict``'s checks); the value rules of
+    ``_problems`` stay in the 422 that names the setting.
+
+    >>> schema = json_schema()
+    >>> schema["properties"]["learning_rate"]["type"], schema["additionalProperties"]
+    ('number', False)
+    """
+    hints = _field_types()
+    properties = {}
+    for f in dataclasses.fields(TrainingConfig):
+        properties[f.name] = {**_schema_of(hints[f.name]), "default": f.default, "description": f.metadata["help"]}
+    return {"title": "TrainingConfig", "type": "object", "properties": properties, "additionalProperties": False,
+            "description": "Training settings (training.trainers.config.TrainingConfig); unset ones take their "
+                           "default."}
+
+
+def _schema_of(hint: Any) -> dict[str, Any]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return {"anyOf": [_schema_of(arg) for arg in typing.get_args(hint)]}
+    if typing.get_origin(hint) is list:
+        return {"type": "array", "items": _schema_of(typing.get_args(hint)[0])}
+    return {"type": {bool: "boolean", float: "number", int: "integer", str: "string", type(None): "null"}[hint]}
+
+
 def setting_default(name: str) -> Any:
     """A setting's default, from its one definition on ``TrainingConfig``.
 
