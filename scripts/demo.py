@@ -74,14 +74,14 @@ class DemoPlan:
 
 # SmolLM2-135M with LoRA, bf16 (about 2x faster than float32 for LoRA training on this AMX CPU, measured), the
 # compact tool rendering (~40% fewer prompt tokens) and 0-1 distractors: prompts of ~215-690 tokens. SFT reads
-# 192 reference answers once (48 steps of 4); GRPO then takes 3 steps of 2 prompts x 4 rollouts. Sized to finish
-# in about 30 minutes on the 2-core machine while other jobs use part of it (docs/demo/README.md).
+# 320 reference answers once (80 steps of 4, ~7 s a step idle); GRPO then takes 3 steps of 2 prompts x 4 rollouts.
+# Sized to finish in about 25 minutes on the idle 2-core machine (docs/demo/README.md).
 FULL = DemoPlan(
     n_train=400,
     n_heldout=40,
     distractors=(0, 1),
     training={
-        "sft_warmup_steps": 48, "sft_learning_rate": 5e-4, "sft_batch_size": 4,
+        "sft_warmup_steps": 80, "sft_learning_rate": 5e-4, "sft_batch_size": 4,
         "max_steps": 3, "prompts_per_step": 2, "num_generations": 4, "per_device_train_batch_size": 8,
         "max_completion_length": 64, "temperature": 1.0, "learning_rate": 2e-5, "beta": 0.0,
         "lora": True, "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "bf16": True,
