@@ -99,13 +99,18 @@ class Sample:
 class ToolText:
     """What templates need to talk about one tool, computed once."""
 
-    __slots__ = ("words", "text", "groups")
+    __slots__ = ("words", "text", "groups", "capabilities", "direct_kinds")
 
     def __init__(self, tool: Tool):
         self.words = templates.name_words(tool.name)
         # Lower-cased name words + description: what out-of-scope and harm checks match against.
         self.text = f"{self.words} {tool.description}".lower()
         self.groups = refusals.tool_groups([self.text])
+        # The out-of-scope capabilities and direct task kinds this tool could do: a set of offered tools covers
+        # the union of its members' (one keyword search per capability and tool here, none per sample).
+        self.capabilities = frozenset(c.name for c in refusals.CAPABILITIES
+                                      if refusals.capability_covered(c, [self.text]))
+        self.direct_kinds = frozenset(k.name for k in direct.KINDS if direct.covered(k, [self.text]))
 
 
 class Generator:
@@ -189,6 +194,16 @@ class Generator:
 
     def _now(self, rng: random.Random, now: dt.datetime | None) -> dt.datetime:
         return now if now is not None else dates.sample_now(rng)
+
+    def covered_capabilities(self, offered: Sequence[str]) -> frozenset[str]:
+        """Names of the out-of-scope capabilities some offered tool could do (`refusals.capability_covered`)."""
+        text = self.text
+        return frozenset().union(*[text[n].capabilities for n in offered])
+
+    def covered_direct_kinds(self, offered: Sequence[str]) -> frozenset[str]:
+        """Names of the direct task kinds some offered tool could do (`direct.covered`)."""
+        text = self.text
+        return frozenset().union(*[text[n].direct_kinds for n in offered])
 
     # --- the behaviours ------------------------------------------------------------------------
 
@@ -305,8 +320,8 @@ class Generator:
         if self.hard_negative_targets and rng.random() < HARD_NEGATIVE_SHARE:
             return self._hard_negative(rng, now)
         offered = self.offer(anchor.name, rng)
-        tool_texts = [self.text[n].text for n in offered]
-        caps = [c for c in refusals.CAPABILITIES if not refusals.capability_covered(c, tool_texts)]
+        covered = self.covered_capabilities(offered)
+        caps = [c for c in refusals.CAPABILITIES if c.name not in covered]
         cap = _pick(rng, caps or refusals.CAPABILITIES)
         text, template_id = self.refusal_bank.out_of_scope(cap.name, values, rng)
         return Sample(
@@ -340,8 +355,8 @@ class Generator:
         now = self._now(rng, now)
         anchor = _pick(rng, self.tools)
         offered = self.offer(anchor.name, rng)
-        tool_texts = [self.text[n].text for n in offered]
-        kinds = [k for k in direct.KINDS if not direct.covered(k, tool_texts)]
+        covered = self.covered_direct_kinds(offered)
+        kinds = [k for k in direct.KINDS if k.name not in covered]
         kind = _pick(rng, kinds).name  # small talk is never covered, so the list is never empty
         text, template_id = self.direct_bank.request(kind, rng)
         return Sample("direct", offered, text, {"direct": {}}, template_id, anchor.domain, detail=kind, now=now)

@@ -61,7 +61,7 @@ def verify(gen: Generator, sample: Sample) -> str | None:
         kind = direct.KIND_BY_NAME.get(sample.detail)
         if kind is None:
             return "direct_unknown_kind"
-        if direct.covered(kind, (gen.text[n].text for n in sample.offered)):
+        if kind.name in gen.covered_direct_kinds(sample.offered):
             return "direct_covered_by_offered_tool"
         return None
     return "unknown_behaviour"
@@ -78,7 +78,7 @@ def _execution(gen: Generator, sample: Sample) -> str | None:
     call = sample.ground_truth["tool_call"]
     if call["name"] != name or call["parameters"] is not sample.args:
         return "ground_truth_mismatch"
-    if not gen.samplers[name].validate(sample.args):
+    if not gen.samplers[name].validated(sample.args):
         return "execution_schema_invalid"
     leak = gen.leaks[name].reason(sample.text)
     if leak is not None:
@@ -125,7 +125,7 @@ def _multi_turn(gen: Generator, sample: Sample) -> str | None:
     reason = _clarification(gen, ask)
     if reason is not None:
         return reason
-    if not gen.samplers[name].validate(ask.args):
+    if not gen.samplers[name].validated(ask.args):
         return "execution_schema_invalid"
     leak = gen.leaks[name].reason(sample.text)
     if leak is not None:
@@ -187,7 +187,7 @@ def _refusal(gen: Generator, sample: Sample) -> str | None:
         cap = CAPABILITY_BY_NAME.get(sample.detail)
         if cap is None:
             return "out_of_scope_unknown_capability"
-        if refusals.capability_covered(cap, (gen.text[n].text for n in sample.offered)):
+        if cap.name in gen.covered_capabilities(sample.offered):
             return "out_of_scope_covered_by_offered_tool"
         return None
     return "refusal_unknown_reason"

@@ -188,3 +188,17 @@ def test_action_phrase(description, expected):
     from generators.templates import action_phrase
 
     assert action_phrase(description) == expected
+
+
+def test_coverage_worked_out_per_tool_equals_the_per_request_keyword_search():
+    # The union of each offered tool's covered capabilities / direct kinds is what searching every tool text finds.
+    from generators import direct, refusals
+
+    gen = GEN
+    rng = random.Random(3)
+    for _ in range(300):
+        offered = gen.offer(rng.choice(gen.tools).name, rng)
+        texts = [gen.text[n].text for n in offered]
+        assert gen.covered_capabilities(offered) == {
+            c.name for c in refusals.CAPABILITIES if refusals.capability_covered(c, texts)}
+        assert gen.covered_direct_kinds(offered) == {k.name for k in direct.KINDS if direct.covered(k, texts)}
