@@ -76,7 +76,9 @@ def today_line(now: dt.datetime) -> str:
     >>> today_line(dt.datetime(2026, 3, 3, 9, 40))
     'Today is Tuesday, 3 March 2026, 09:40.'
     """
-    return f"Today is {WEEKDAYS[now.weekday()]}, {now.day} {MONTHS[now.month - 1]} {now.year}, {now:%H:%M}."
+    # Fields, not `{now:%H:%M}`: datetime.__format__ goes through strftime (~2 µs a sample).
+    return (f"Today is {WEEKDAYS[now.weekday()]}, {now.day} {MONTHS[now.month - 1]} {now.year}, "
+            f"{now.hour:02d}:{now.minute:02d}.")
 
 
 # --- rendering ---------------------------------------------------------------------------------------

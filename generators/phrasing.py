@@ -13,6 +13,7 @@ text from a tool file can never run code or reach attributes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
@@ -293,9 +294,11 @@ class Slot:
         self.composed_fields: dict[str, Slot] = {}
         if self.field_phrases and isinstance(props, dict):
             self.composed_fields = {f: Slot(f, sub if isinstance(sub, dict) else {}) for f, sub in props.items()}
-        self.pairs = tuple((p.literals[0], p.literals[1]) for p in self.phrases if p.names == ("",))
+        # (before, after, whether a date's own "on"/"at" goes after `before`), decided once per phrase.
+        self.pairs = tuple((p.literals[0], p.literals[1], _AFTER_PREPOSITION.search(p.literals[0]) is not None)
+                           for p in self.phrases if p.names == ("",))
         if not self.pairs:
-            self.pairs = (("", ""),)
+            self.pairs = (("", "", False),)
 
     def render(self, value: Any, rng: random.Random, say: Say) -> str:
         """The parameter mentioned with `value`, e.g. ``"within 1500 metres"`` or ``"by bike"``."""
@@ -313,8 +316,8 @@ class Slot:
             return self._render_fields(value, rng, say)
         else:
             said = say(value, self.schema, self.name)
-        before, after = self.pairs[int(rng.random() * len(self.pairs))]
-        if said[:3] in ("on ", "at ") and _AFTER_PREPOSITION.search(before):
+        before, after, drops = self.pairs[int(rng.random() * len(self.pairs))]
+        if drops and said[:3] in ("on ", "at "):
             said = said[3:]  # a date says "on 14 March"; "from on 14 March" reads "from 14 March"
         return before + said + after
 
@@ -665,9 +668,9 @@ def _style(text: str, rng: random.Random, first_literal: str) -> str:
         if text.endswith(".") and not text.endswith(".."):
             text = text[:-1]
     elif r < LOWERCASE_SHARE + TYPO_SHARE and first_literal:
-        m = _WORD5.search(first_literal.lower())
-        if m is not None:
-            i = m.start() + 1 + int(rng.random() * (m.end() - m.start() - 3))
+        span = _typo_span(first_literal)
+        if span is not None:
+            i = span[0] + 1 + int(rng.random() * (span[1] - span[0] - 3))
             text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     r = rng.random()
     if r < OPENER_SHARE and text.split(" ", 1)[0].lower().strip(",!.-") not in _GREETINGS:
@@ -681,6 +684,13 @@ def _style(text: str, rng: random.Random, first_literal: str) -> str:
     elif r < OPENER_SHARE + CLOSER_SHARE:
         text += CLOSERS[int(rng.random() * len(CLOSERS))]
     return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _typo_span(first_literal: str) -> tuple[int, int] | None:
+    # The first word of 5+ letters of a frame's opening text (frames are few: searched once each).
+    m = _WORD5.search(first_literal.lower())
+    return None if m is None else (m.start(), m.end())
 
 
 def names_mentioned(norm: str, names: tuple[str, ...]) -> bool:

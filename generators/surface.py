@@ -157,14 +157,14 @@ def surface(
                     return dates.render_date(day, rng, now)
                 forms = _date_forms_cached(value)
                 return forms[1 + int(rng.random() * (len(forms) - 1))]
-        kind = _kind(name, schema)
         if value[4:5] == "-":
             m = _ISO_DATETIME.match(value)
             if m:
                 return _surface_datetime(value, m, rng, now, _says_utc(name, schema))
-        if kind == "enum" and "_" in value and _SNAKE.match(value):
+        # Only a snake_case enum value or a clock time is rewritten: the kind is looked up for those alone.
+        if "_" in value and _kind(name, schema) == "enum" and _SNAKE.match(value):
             return value.replace("_", " ").lower()  # a person never types in_person
-        if kind == "time":
+        if ":" in value and _kind(name, schema) == "time":
             c = _CLOCK.match(value)
             if c and c.group(3) in (None, "00"):
                 clock_forms = dates.time_phrases(int(c.group(1)), int(c.group(2)))
