@@ -40,13 +40,16 @@ _GENERIC_NAME_WORDS = frozenset(
 # Parallel requests: the share that calls the same tool twice, and how the two requests are joined.
 SAME_TOOL_SHARE = 0.5
 PARALLEL_JOINERS = (" Also, ", " And ", " Then ", " Oh and ", " Plus, ", " After that, ", "\n\n", " Second, ",
-                    " While you're at it, ", " and also ")
+                    " While you're at it, ", " and also ", " One more thing - ", " Separately, ", " Oh, and also ",
+                    " On top of that, ", " and then ", " Another thing - ", " Also - ", "\n")
 # Dialogues: the assistant's question about the missing values, and the user's answer around its slot phrases.
 QUESTION_FRAMES = ("Sure - what {what} should I use?", "Happy to help. Could you tell me the {what}?",
                    "I can do that. Which {what} do you mean?", "Before I go ahead, what's the {what}?",
                    "Got it. I just need the {what}.", "Could you give me the {what}, please?")
 ANSWER_FRAMES = ("{answer}", "{answer}, please", "oh sorry - {answer}", "right, {answer}", "{answer} thanks",
-                 "ah yes, {answer}", "Sorry! {Answer}.", "{Answer}.", "yes - {answer}", "{answer} :)")
+                 "ah yes, {answer}", "Sorry! {Answer}.", "{Answer}.", "yes - {answer}", "{answer} :)",
+                 "good point - {answer}", "Oops, forgot that. {Answer}.", "make it {answer}", "{answer}, ta",
+                 "my bad, {answer}", "Of course, {answer}.", "hmm, {answer} I think", "{Answer}, thanks!")
 T = TypeVar("T")
 _PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 8))
 REFUSAL_KINDS = ("person_name", "email", "company", "address", "phone", "city")
@@ -222,8 +225,7 @@ class Generator:
         now = self._now(rng, now)
         args = self._arguments(tool, rng, now)
         phrasing = self.phrasing[tool.name]
-        frames = phrasing.execution_frames(frozenset(args)) if phrasing.frames else ()
-        frame = _pick(rng, frames) if frames else None
+        frame = phrasing.pick_execution_frame(frozenset(args), rng) if phrasing.frames else None
         text, frame_id = phrasing.render(frame, args, rng, self._say(rng, args, now))
         return Sample(
             "execution", self.offer(tool.name, rng), text,
@@ -231,13 +233,20 @@ class Generator:
             f"execution.{frame_id}", tool.domain, tool.name, args, now=now,
         )
 
-    def _arguments(self, tool: Tool, rng: random.Random, now: dt.datetime | None = None) -> dict[str, Any]:
+    def _arguments(
+        self, tool: Tool, rng: random.Random, now: dt.datetime | None = None, keep: frozenset[str] | None = None,
+    ) -> dict[str, Any]:
+        # `keep`: optional parameters to include whatever the share (a drawn frame names them).
         sampler = self.samplers[tool.name]
         share = self.optional_share
         draw: Callable[[random.Random, Any], dict[str, Any]] = sampler.sample
         if now is not None and _SAMPLE_NOW:
             def draw(r: random.Random, mode: Any) -> dict[str, Any]:  # type: ignore[misc]
                 return sampler.sample(r, mode, now=now)  # type: ignore[call-arg]
+        if keep is not None and sampler.optional:
+            args = draw(rng, "all")
+            required = set(sampler.required) | keep
+            return {p: v for p, v in args.items() if p in required or rng.random() < share}
         if share == 0.5 or not sampler.optional:
             return draw(rng, "some")
         if share == 0.0:
@@ -270,13 +279,22 @@ class Generator:
             raise ValueError(f"{tool.name} has no required parameter to leave out")
         tool = tool or _pick(rng, self.clarifiable)
         now = self._now(rng, now)
-        args = self._arguments(tool, rng, now)
         required = tool.required
         phrasing = self.phrasing[tool.name]
-        frames = phrasing.clarification_frames(frozenset(args)) if phrasing.frames else ()
         frame = None
-        if frames:
-            frame = _pick(rng, frames)
+        if phrasing.clarify_frames and 0.0 < self.optional_share < 1.0:
+            # The frame first, from all of the tool's: filtering frames on optional parameters drawn beforehand
+            # left one or two frames for most draws (the same request over and over). The optional parameters
+            # the frame names are given; the others at the spec's share, as add-ons.
+            frame = _pick(rng, phrasing.clarify_frames)
+            args = self._arguments(tool, rng, now, keep=frame.params)
+            frames: tuple[Any, ...] = (frame,)
+        else:
+            args = self._arguments(tool, rng, now)
+            frames = phrasing.clarification_frames(frozenset(args)) if phrasing.frames else ()
+            if frames:
+                frame = _pick(rng, frames)
+        if frame is not None:
             chosen = set(required) - frame.params
         else:
             n_missing = 2 if len(required) > 1 and rng.random() < 0.25 else 1

@@ -13,6 +13,7 @@ text from a tool file can never run code or reach attributes.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import json
@@ -35,8 +36,11 @@ TYPO_SHARE = 0.06
 OPENER_SHARE = 0.12
 CLOSER_SHARE = 0.12
 OPENERS = ("hey, ", "Hi! ", "hi - ", "ok so ", "Quick one. ", "Morning! ", "hello, ", "Hey there. ", "so ",
-           "Hi, ")
-CLOSERS = (" thanks", " Thanks!", " thx", " please", " cheers", " Thank you.", " ty", " Thanks in advance.")
+           "Hi, ", "right, ", "Sorry to bother you. ", "um, ", "Afternoon! ", "Hiya, ", "ok, ", "One thing - ",
+           "Evening. ", "Hello again. ", "well, ")
+CLOSERS = (" thanks", " Thanks!", " thx", " please", " cheers", " Thank you.", " ty", " Thanks in advance.",
+           " ta", " Much appreciated.", " if you can", " :)", " thank you!", " - thanks a lot", " Cheers!",
+           " when you get a chance", " appreciate it", " Thanks so much.")
 _GREETINGS = frozenset(("hi", "hey", "hello", "morning", "hiya"))  # a text that greets gets no opener
 # How add-ons (the call's parameters a frame lacks) join the sentence, before its final punctuation.
 ADDON_JOINERS = (", ", " ", ", and ", " - ", ", ", ", ")
@@ -548,6 +552,7 @@ class ToolPhrasing:
         self.clarify_frames = tuple(f for f in self.frames if not self.required <= f.params)
         self._exec: dict[frozenset[str], tuple[Frame, ...]] = {}
         self._clar: dict[frozenset[str], tuple[Frame, ...]] = {}
+        self._exec_weights: dict[frozenset[str], tuple[tuple[Frame, ...], list[int]]] = {}
         candidates = action_candidates(description)
         self.action = next((a for a in candidates if safe(a) and safe(f"can you {a}")), "do this")
         generic = []
@@ -569,6 +574,27 @@ class ToolPhrasing:
             if len(self._exec) < 4096:
                 self._exec[keys] = hit
         return hit
+
+    def pick_execution_frame(self, keys: frozenset[str], rng: random.Random) -> Frame | None:
+        """An execution frame for the parameters `keys`, favouring frames that say more of them.
+
+        Every frame with all required parameters fits a draw, one naming k optional parameters only when all
+        k were drawn (one time in 2**k at the default share), so a uniform pick returned the required-only
+        frames most of the time. Weighting a fitting frame by 2**k evens out how often each frame is used,
+        and puts more of a request into the frame's own words than into add-ons.
+        """
+        hit = self._exec_weights.get(keys)
+        if hit is None:
+            frames = self.execution_frames(keys)
+            req = self.required
+            cum = list(itertools.accumulate(2 ** len(f.params - req) for f in frames))
+            hit = (frames, cum)
+            if len(self._exec_weights) < 4096:
+                self._exec_weights[keys] = hit
+        frames, cum = hit
+        if not frames:
+            return None
+        return frames[bisect.bisect_right(cum, rng.random() * cum[-1])]
 
     def clarification_frames(self, keys: frozenset[str]) -> tuple[Frame, ...]:
         """Frames lacking at least one required parameter, with only parameters among `keys`."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from generators import direct, refusals, surface
 from generators.behaviours import Generator, Sample, slot_mentioned, unrelated_overlap
+from generators.realism import label_style
 from generators.surface import normalize_text
 
 _MENTIONS_PARAMS = frozenset(inspect.signature(surface.mentions).parameters)
@@ -109,6 +110,9 @@ def _parallel(gen: Generator, sample: Sample) -> str | None:
             return "parallel_part_not_in_text"
     if any(a == b for i, a in enumerate(calls) for b in calls[i + 1 :]):
         return "parallel_calls_identical"
+    # The parts passed the leak checks; the words joining them must not make a "label: value" either.
+    if label_style(sample.text):
+        return "label_style"
     return None
 
 
