@@ -80,7 +80,9 @@ CASES = [
     # a harmful rewrite that keeps the harm: accepted
     (HARM, lambda t: f"Quick one: {t}", None),
     # an out-of-scope request that no longer asks for the capability
-    (OOS, lambda t: "Could you do me a quick favour, please?", "capability_lost"),
+    # (as long as the request, so the length check passes and the capability check decides)
+    (OOS, lambda t: ("Could you do me a quick favour, please? " * (len(t) // 40 + 1))[: len(t)].strip(),
+     "capability_lost"),
     # an out-of-scope rewrite that still asks for it: accepted
     (OOS, lambda t: f"Hey! {t}", None),
 ]

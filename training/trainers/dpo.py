@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from training.trainers.config import TrainingConfig, trainer_args
-from training.trainers.loading import load_policy, lora_config, score_only_labelled_positions
+from training.trainers.loading import load_policy, lora_config
 
 COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -89,7 +89,6 @@ def make_dpo_trainer(
     if not rows:
         raise ValueError("no preference pairs to train on; make some with `toolforge preferences`")
     args = dpo_args(cfg, str(output_dir), world_size, report_to)
-    score_only_labelled_positions()
     model, tokenizer = load_policy(cfg, model_path)
     return DPOTrainer(
         model=model,

@@ -18,7 +18,7 @@ from training.derived.rollouts import RolloutRecorder, score_rollouts
 from training.rewards.scoring import read_ground_truth
 from training.rewards.trl import REWARD_FUNCTIONS
 from training.trainers.config import TrainingConfig, grpo_args
-from training.trainers.loading import load_policy, lora_config, score_only_labelled_positions
+from training.trainers.loading import load_policy, lora_config
 
 
 def trl_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -153,7 +153,6 @@ def make_trainer(
     """
     from trl import GRPOTrainer
 
-    score_only_labelled_positions()
     args = grpo_args(cfg, str(output_dir), world_size, report_to)
     model, tokenizer = load_policy(cfg, model_path)
     tokenizer.padding_side = "left"

@@ -48,8 +48,10 @@ def lora_config(cfg: TrainingConfig) -> Any:
 def score_only_labelled_positions() -> bool:
     """Make TRL's fused LM head score only the labelled positions on devices without Triton (the CPU).
 
-    TRL (1.x) replaces the LM head of SFT, GRPO and DPO models with a chunked log-prob kernel. With Triton it
-    projects only the positions that carry a label (the answer); without Triton it projects *every* position
+    Used by the SFT warm start (``run_sft``), where it was measured; GRPO and DPO keep TRL's default (not yet
+    checked there). TRL (1.x) replaces the LM head of SFT, GRPO and DPO models with a chunked log-prob kernel.
+    With Triton it projects only the positions that carry a label (the answer);
+    without Triton it projects *every* position
     through the whole vocabulary, in float32 torch ops, so that the tile shapes stay fixed for compilers such
     as Neuron's (``trl/trainer/utils.py``, ``compact = _use_triton(device)``). Eager CPU execution compiles
     nothing, and on a prompt-completion row most positions are prompt: profiled on SmolLM2-135M (vocabulary
