@@ -38,14 +38,11 @@ def test_direct_samples_verify_and_are_never_doable_by_an_offered_tool(split):
 
 
 def test_a_translation_beside_a_translator_is_rejected():
-    import dataclasses
-
-    from generators.behaviours import Sample, ToolText
+    from generators.behaviours import Sample
 
     gen = Generator(REGISTRY.tools, ValuePools.build(0), (0, 0), 0.5)
     tool = next(iter(REGISTRY.tools))
-    # a translator under the first tool's name (what each tool covers is worked out once, from its text)
-    gen.text[tool.name] = ToolText(dataclasses.replace(tool, description="Translate text into another language."))
+    gen.text[tool.name].text = "translate text translate text into another language"  # a translator
     sample = Sample("direct", (tool.name,), "how do you say 'hi' in French?", {"direct": {}}, "t", tool.domain,
                     detail="translation")
     assert verify(gen, sample) == "direct_covered_by_offered_tool"
