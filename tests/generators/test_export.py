@@ -64,10 +64,7 @@ def test_parquet_is_a_copy_of_the_jsonl(dataset):
 
 
 @pytest.mark.parametrize("fmt", ["json", "parquet"])
-def test_loads_into_datasets_without_conversion(dataset, fmt, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+def test_loads_into_datasets_without_conversion(dataset, fmt, tmp_path, hf_offline):
     datasets = pytest.importorskip("datasets")
     name = "samples.jsonl" if fmt == "json" else "samples.parquet"
     ds = datasets.load_dataset(fmt, data_files=str(dataset / name), split="train", cache_dir=str(tmp_path / "c"))

@@ -29,7 +29,6 @@ from typing import Any, Protocol
 import httpx
 
 from generators.importers import assign_names
-from generators.render import TOOLS_HEADER
 from training.prompts import check_template, prompt_text, render_messages, resolve_template, row_tools
 from training.rewards.scoring import completion_text, loads_json
 
@@ -49,34 +48,6 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]:
         """Settings worth recording in the report."""
         ...
-
-
-def chat_messages(row: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The row's prompt as plain ``{role, content}`` messages (tools already in the system message).
-
-    Args:
-        row: a ToolForge sample row.
-
-    Returns:
-        The messages.
-    """
-    return [{"role": m["role"], "content": m["content"]} for m in row["prompt"]]
-
-
-def strip_tools_block(system: str) -> str:
-    """The system prompt without the tools block Qwen 2.5's template appends.
-
-    Args:
-        system: a system message as stored in a dataset row.
-
-    Returns:
-        The text before the ``# Tools`` block (the whole text when there is none).
-
-    >>> strip_tools_block("Be brief." + TOOLS_HEADER + "...")
-    'Be brief.'
-    """
-    cut = system.find(TOOLS_HEADER)
-    return system if cut < 0 else system[:cut]
 
 
 def _tool_dicts(tools: Any) -> list[dict[str, Any]]:
@@ -272,9 +243,7 @@ def chat_request(
         fn = dict(tool.get("function", tool))
         fn["name"] = mapping.get(fn.get("name"), fn.get("name"))
         sent_tools.append({"type": "function", "function": fn})
-    messages = chat_messages(row)
-    if messages and messages[0]["role"] == "system":
-        messages[0] = {"role": "system", "content": strip_tools_block(messages[0]["content"])}
+    messages = render_messages(row, "native")  # the tools block out: the server's template renders tools=
     body: dict[str, Any] = {"model": model, "messages": messages, "temperature": 0, "max_tokens": max_tokens}
     if sent_tools:
         body["tools"] = sent_tools

@@ -25,11 +25,7 @@ CASES = [("openai", "native"), ("openai", "qwen2_5"), ("trl-sft", "native"), ("t
          ("sharegpt", "native"), ("sharegpt", "qwen2_5"), ("verl", "qwen2_5")]
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+pytestmark = pytest.mark.usefixtures("hf_offline")
 
 
 @pytest.fixture(scope="module")
