@@ -40,13 +40,16 @@ _GENERIC_NAME_WORDS = frozenset(
 # Parallel requests: the share that calls the same tool twice, and how the two requests are joined.
 SAME_TOOL_SHARE = 0.5
 PARALLEL_JOINERS = (" Also, ", " And ", " Then ", " Oh and ", " Plus, ", " After that, ", "\n\n", " Second, ",
-                    " While you're at it, ", " and also ")
+                    " While you're at it, ", " and also ", " One more thing - ", " Separately, ", " Oh, and also ",
+                    " On top of that, ", " and then ", " Another thing - ", " Also - ", "\n")
 # Dialogues: the assistant's question about the missing values, and the user's answer around its slot phrases.
 QUESTION_FRAMES = ("Sure - what {what} should I use?", "Happy to help. Could you tell me the {what}?",
                    "I can do that. Which {what} do you mean?", "Before I go ahead, what's the {what}?",
                    "Got it. I just need the {what}.", "Could you give me the {what}, please?")
 ANSWER_FRAMES = ("{answer}", "{answer}, please", "oh sorry - {answer}", "right, {answer}", "{answer} thanks",
-                 "ah yes, {answer}", "Sorry! {Answer}.", "{Answer}.", "yes - {answer}", "{answer} :)")
+                 "ah yes, {answer}", "Sorry! {Answer}.", "{Answer}.", "yes - {answer}", "{answer} :)",
+                 "good point - {answer}", "Oops, forgot that. {Answer}.", "make it {answer}", "{answer}, ta",
+                 "my bad, {answer}", "Of course, {answer}.", "hmm, {answer} I think", "{Answer}, thanks!")
 T = TypeVar("T")
 _PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 8))
 REFUSAL_KINDS = ("person_name", "email", "company", "address", "phone", "city")
@@ -99,13 +102,18 @@ class Sample:
 class ToolText:
     """What templates need to talk about one tool, computed once."""
 
-    __slots__ = ("words", "text", "groups")
+    __slots__ = ("words", "text", "groups", "capabilities", "direct_kinds")
 
     def __init__(self, tool: Tool):
         self.words = templates.name_words(tool.name)
         # Lower-cased name words + description: what out-of-scope and harm checks match against.
         self.text = f"{self.words} {tool.description}".lower()
         self.groups = refusals.tool_groups([self.text])
+        # The out-of-scope capabilities and direct task kinds this tool could do: a set of offered tools covers
+        # the union of its members' (one keyword search per capability and tool here, none per sample).
+        self.capabilities = frozenset(c.name for c in refusals.CAPABILITIES
+                                      if refusals.capability_covered(c, [self.text]))
+        self.direct_kinds = frozenset(k.name for k in direct.KINDS if direct.covered(k, [self.text]))
 
 
 class Generator:
@@ -190,6 +198,16 @@ class Generator:
     def _now(self, rng: random.Random, now: dt.datetime | None) -> dt.datetime:
         return now if now is not None else dates.sample_now(rng)
 
+    def covered_capabilities(self, offered: Sequence[str]) -> frozenset[str]:
+        """Names of the out-of-scope capabilities some offered tool could do (`refusals.capability_covered`)."""
+        text = self.text
+        return frozenset().union(*[text[n].capabilities for n in offered])
+
+    def covered_direct_kinds(self, offered: Sequence[str]) -> frozenset[str]:
+        """Names of the direct task kinds some offered tool could do (`direct.covered`)."""
+        text = self.text
+        return frozenset().union(*[text[n].direct_kinds for n in offered])
+
     # --- the behaviours ------------------------------------------------------------------------
 
     def execution(self, rng: random.Random, tool: Tool | None = None, now: dt.datetime | None = None) -> Sample:
@@ -207,8 +225,7 @@ class Generator:
         now = self._now(rng, now)
         args = self._arguments(tool, rng, now)
         phrasing = self.phrasing[tool.name]
-        frames = phrasing.execution_frames(frozenset(args)) if phrasing.frames else ()
-        frame = _pick(rng, frames) if frames else None
+        frame = phrasing.pick_execution_frame(frozenset(args), rng) if phrasing.frames else None
         text, frame_id = phrasing.render(frame, args, rng, self._say(rng, args, now))
         return Sample(
             "execution", self.offer(tool.name, rng), text,
@@ -216,13 +233,20 @@ class Generator:
             f"execution.{frame_id}", tool.domain, tool.name, args, now=now,
         )
 
-    def _arguments(self, tool: Tool, rng: random.Random, now: dt.datetime | None = None) -> dict[str, Any]:
+    def _arguments(
+        self, tool: Tool, rng: random.Random, now: dt.datetime | None = None, keep: frozenset[str] | None = None,
+    ) -> dict[str, Any]:
+        # `keep`: optional parameters to include whatever the share (a drawn frame names them).
         sampler = self.samplers[tool.name]
         share = self.optional_share
         draw: Callable[[random.Random, Any], dict[str, Any]] = sampler.sample
         if now is not None and _SAMPLE_NOW:
             def draw(r: random.Random, mode: Any) -> dict[str, Any]:  # type: ignore[misc]
                 return sampler.sample(r, mode, now=now)  # type: ignore[call-arg]
+        if keep is not None and sampler.optional:
+            args = draw(rng, "all")
+            required = set(sampler.required) | keep
+            return {p: v for p, v in args.items() if p in required or rng.random() < share}
         if share == 0.5 or not sampler.optional:
             return draw(rng, "some")
         if share == 0.0:
@@ -255,13 +279,22 @@ class Generator:
             raise ValueError(f"{tool.name} has no required parameter to leave out")
         tool = tool or _pick(rng, self.clarifiable)
         now = self._now(rng, now)
-        args = self._arguments(tool, rng, now)
         required = tool.required
         phrasing = self.phrasing[tool.name]
-        frames = phrasing.clarification_frames(frozenset(args)) if phrasing.frames else ()
         frame = None
-        if frames:
-            frame = _pick(rng, frames)
+        if phrasing.clarify_frames and 0.0 < self.optional_share < 1.0:
+            # The frame first, from all of the tool's: filtering frames on optional parameters drawn beforehand
+            # left one or two frames for most draws (the same request over and over). The optional parameters
+            # the frame names are given; the others at the spec's share, as add-ons.
+            frame = _pick(rng, phrasing.clarify_frames)
+            args = self._arguments(tool, rng, now, keep=frame.params)
+            frames: tuple[Any, ...] = (frame,)
+        else:
+            args = self._arguments(tool, rng, now)
+            frames = phrasing.clarification_frames(frozenset(args)) if phrasing.frames else ()
+            if frames:
+                frame = _pick(rng, frames)
+        if frame is not None:
             chosen = set(required) - frame.params
         else:
             n_missing = 2 if len(required) > 1 and rng.random() < 0.25 else 1
@@ -305,8 +338,8 @@ class Generator:
         if self.hard_negative_targets and rng.random() < HARD_NEGATIVE_SHARE:
             return self._hard_negative(rng, now)
         offered = self.offer(anchor.name, rng)
-        tool_texts = [self.text[n].text for n in offered]
-        caps = [c for c in refusals.CAPABILITIES if not refusals.capability_covered(c, tool_texts)]
+        covered = self.covered_capabilities(offered)
+        caps = [c for c in refusals.CAPABILITIES if c.name not in covered]
         cap = _pick(rng, caps or refusals.CAPABILITIES)
         text, template_id = self.refusal_bank.out_of_scope(cap.name, values, rng)
         return Sample(
@@ -340,8 +373,8 @@ class Generator:
         now = self._now(rng, now)
         anchor = _pick(rng, self.tools)
         offered = self.offer(anchor.name, rng)
-        tool_texts = [self.text[n].text for n in offered]
-        kinds = [k for k in direct.KINDS if not direct.covered(k, tool_texts)]
+        covered = self.covered_direct_kinds(offered)
+        kinds = [k for k in direct.KINDS if k.name not in covered]
         kind = _pick(rng, kinds).name  # small talk is never covered, so the list is never empty
         text, template_id = self.direct_bank.request(kind, rng)
         return Sample("direct", offered, text, {"direct": {}}, template_id, anchor.domain, detail=kind, now=now)

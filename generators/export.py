@@ -65,7 +65,7 @@ def today_of(sample: Sample) -> str | None:
 
 def record(
     sample: Sample, sample_id: str, split: str, renderer: ToolRenderer, paraphrased: bool = False,
-    today: str | None = None,
+    today: str | None = None, ground_truth: orjson.Fragment | None = None,
 ) -> dict[str, Any]:
     """The JSON Lines record of a sample (tools embedded as pre-serialised orjson fragments).
 
@@ -76,6 +76,7 @@ def record(
         renderer: renders the system message and holds each tool's serialised JSON.
         paraphrased: whether the user message is an LLM paraphrase of the template text.
         today: the sample's current-date line, when the caller has it (default: from ``sample.now``).
+        ground_truth: the ground truth already serialised (the Parquet column needs the same bytes), or None.
 
     Returns:
         The record, ready for `orjson.dumps`.
@@ -88,7 +89,8 @@ def record(
         ],
         "tools": [renderer.fragments[n] for n in sample.offered],
         "behavior": sample.behaviour,
-        "reward_model": {"style": "rule", "ground_truth": sample.ground_truth},
+        "reward_model": {"style": "rule",
+                         "ground_truth": sample.ground_truth if ground_truth is None else ground_truth},
         "extra_info": {
             "sample_id": sample_id,
             "tool_split": split,
@@ -126,6 +128,7 @@ class Columns:
     def __init__(
         self, samples: list[Sample], sample_ids: list[str], renderer: ToolRenderer,
         paraphrased: list[bool] | None = None, todays: list[str | None] | None = None,
+        ground_truths: list[bytes] | None = None,
     ) -> None:
         tool_json = renderer.json_utf8
         self.paraphrased = paraphrased
@@ -138,7 +141,7 @@ class Columns:
         self.tool_offsets = list(accumulate([len(s.offered) for s in samples], initial=0))
         self.behavior = [s.behaviour for s in samples]
         dumps = orjson.dumps
-        self.ground_truth = [dumps(s.ground_truth) for s in samples]
+        self.ground_truth = ground_truths if ground_truths is not None else [dumps(s.ground_truth) for s in samples]
         self.sample_id = sample_ids
         self.template_id = [s.template_id for s in samples]
         self.domain = [s.domain for s in samples]

@@ -13,6 +13,8 @@ text from a tool file can never run code or reach attributes.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import json
 import random
@@ -34,8 +36,11 @@ TYPO_SHARE = 0.06
 OPENER_SHARE = 0.12
 CLOSER_SHARE = 0.12
 OPENERS = ("hey, ", "Hi! ", "hi - ", "ok so ", "Quick one. ", "Morning! ", "hello, ", "Hey there. ", "so ",
-           "Hi, ")
-CLOSERS = (" thanks", " Thanks!", " thx", " please", " cheers", " Thank you.", " ty", " Thanks in advance.")
+           "Hi, ", "right, ", "Sorry to bother you. ", "um, ", "Afternoon! ", "Hiya, ", "ok, ", "One thing - ",
+           "Evening. ", "Hello again. ", "well, ")
+CLOSERS = (" thanks", " Thanks!", " thx", " please", " cheers", " Thank you.", " ty", " Thanks in advance.",
+           " ta", " Much appreciated.", " if you can", " :)", " thank you!", " - thanks a lot", " Cheers!",
+           " when you get a chance", " appreciate it", " Thanks so much.")
 _GREETINGS = frozenset(("hi", "hey", "hello", "morning", "hiya"))  # a text that greets gets no opener
 # How add-ons (the call's parameters a frame lacks) join the sentence, before its final punctuation.
 ADDON_JOINERS = (", ", " ", ", and ", " - ", ", ", ", ")
@@ -293,9 +298,11 @@ class Slot:
         self.composed_fields: dict[str, Slot] = {}
         if self.field_phrases and isinstance(props, dict):
             self.composed_fields = {f: Slot(f, sub if isinstance(sub, dict) else {}) for f, sub in props.items()}
-        self.pairs = tuple((p.literals[0], p.literals[1]) for p in self.phrases if p.names == ("",))
+        # (before, after, whether a date's own "on"/"at" goes after `before`), decided once per phrase.
+        self.pairs = tuple((p.literals[0], p.literals[1], _AFTER_PREPOSITION.search(p.literals[0]) is not None)
+                           for p in self.phrases if p.names == ("",))
         if not self.pairs:
-            self.pairs = (("", ""),)
+            self.pairs = (("", "", False),)
 
     def render(self, value: Any, rng: random.Random, say: Say) -> str:
         """The parameter mentioned with `value`, e.g. ``"within 1500 metres"`` or ``"by bike"``."""
@@ -313,8 +320,8 @@ class Slot:
             return self._render_fields(value, rng, say)
         else:
             said = say(value, self.schema, self.name)
-        before, after = self.pairs[int(rng.random() * len(self.pairs))]
-        if said[:3] in ("on ", "at ") and _AFTER_PREPOSITION.search(before):
+        before, after, drops = self.pairs[int(rng.random() * len(self.pairs))]
+        if drops and said[:3] in ("on ", "at "):
             said = said[3:]  # a date says "on 14 March"; "from on 14 March" reads "from 14 March"
         return before + said + after
 
@@ -545,6 +552,7 @@ class ToolPhrasing:
         self.clarify_frames = tuple(f for f in self.frames if not self.required <= f.params)
         self._exec: dict[frozenset[str], tuple[Frame, ...]] = {}
         self._clar: dict[frozenset[str], tuple[Frame, ...]] = {}
+        self._exec_weights: dict[frozenset[str], tuple[tuple[Frame, ...], list[int]]] = {}
         candidates = action_candidates(description)
         self.action = next((a for a in candidates if safe(a) and safe(f"can you {a}")), "do this")
         generic = []
@@ -566,6 +574,27 @@ class ToolPhrasing:
             if len(self._exec) < 4096:
                 self._exec[keys] = hit
         return hit
+
+    def pick_execution_frame(self, keys: frozenset[str], rng: random.Random) -> Frame | None:
+        """An execution frame for the parameters `keys`, favouring frames that say more of them.
+
+        Every frame with all required parameters fits a draw, one naming k optional parameters only when all
+        k were drawn (one time in 2**k at the default share), so a uniform pick returned the required-only
+        frames most of the time. Weighting a fitting frame by 2**k evens out how often each frame is used,
+        and puts more of a request into the frame's own words than into add-ons.
+        """
+        hit = self._exec_weights.get(keys)
+        if hit is None:
+            frames = self.execution_frames(keys)
+            req = self.required
+            cum = list(itertools.accumulate(2 ** len(f.params - req) for f in frames))
+            hit = (frames, cum)
+            if len(self._exec_weights) < 4096:
+                self._exec_weights[keys] = hit
+        frames, cum = hit
+        if not frames:
+            return None
+        return frames[bisect.bisect_right(cum, rng.random() * cum[-1])]
 
     def clarification_frames(self, keys: frozenset[str]) -> tuple[Frame, ...]:
         """Frames lacking at least one required parameter, with only parameters among `keys`."""
@@ -665,9 +694,9 @@ def _style(text: str, rng: random.Random, first_literal: str) -> str:
         if text.endswith(".") and not text.endswith(".."):
             text = text[:-1]
     elif r < LOWERCASE_SHARE + TYPO_SHARE and first_literal:
-        m = _WORD5.search(first_literal.lower())
-        if m is not None:
-            i = m.start() + 1 + int(rng.random() * (m.end() - m.start() - 3))
+        span = _typo_span(first_literal)
+        if span is not None:
+            i = span[0] + 1 + int(rng.random() * (span[1] - span[0] - 3))
             text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     r = rng.random()
     if r < OPENER_SHARE and text.split(" ", 1)[0].lower().strip(",!.-") not in _GREETINGS:
@@ -681,6 +710,13 @@ def _style(text: str, rng: random.Random, first_literal: str) -> str:
     elif r < OPENER_SHARE + CLOSER_SHARE:
         text += CLOSERS[int(rng.random() * len(CLOSERS))]
     return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _typo_span(first_literal: str) -> tuple[int, int] | None:
+    # The first word of 5+ letters of a frame's opening text (frames are few: searched once each).
+    m = _WORD5.search(first_literal.lower())
+    return None if m is None else (m.start(), m.end())
 
 
 def names_mentioned(norm: str, names: tuple[str, ...]) -> bool:

@@ -131,18 +131,18 @@ class ChunkBuilder:
         ids = [f"{prefix}{base + i:08d}" for i in range(len(samples))]
         dumps, opt, record, split = orjson.dumps, orjson.OPT_APPEND_NEWLINE, export.record, spec.split
         todays = [export.today_of(s) for s in samples]
-        if flags is None:
-            jsonl = b"".join([dumps(record(s, i, split, renderer, today=t), option=opt)
-                              for s, i, t in zip(samples, ids, todays, strict=True)])
-        else:
-            jsonl = b"".join([dumps(record(s, i, split, renderer, paraphrased=f, today=t), option=opt)
-                              for s, i, f, t in zip(samples, ids, flags, todays, strict=True)])
+        # Each ground truth serialised once, for both files (the record embeds the bytes as a fragment).
+        gts = [dumps(s.ground_truth) for s in samples]
+        frag = orjson.Fragment
+        jsonl = b"".join([dumps(record(s, i, split, renderer, paraphrased=f, today=t, ground_truth=frag(g)), option=opt)
+                          for s, i, f, t, g in zip(samples, ids, flags or [False] * len(samples), todays, gts,
+                                                   strict=True)])
         stats.add(samples)
         hashes = b"".join([blake2b(s.text.encode(), digest_size=8).digest() for s in samples])
         examples: dict[str, str] = {}
         for s in samples:
             examples.setdefault(s.behaviour, s.text)
-        batch = export.Columns(samples, ids, renderer, paraphrased=flags, todays=todays).batch(split)
+        batch = export.Columns(samples, ids, renderer, paraphrased=flags, todays=todays, ground_truths=gts).batch(split)
         texts = [s.text for s in samples] if want_texts else []
         targets = [s.tool for s in samples] if want_texts else []
         return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, targets, template_texts,

@@ -157,14 +157,14 @@ def surface(
                     return dates.render_date(day, rng, now)
                 forms = _date_forms_cached(value)
                 return forms[1 + int(rng.random() * (len(forms) - 1))]
-        kind = _kind(name, schema)
         if value[4:5] == "-":
             m = _ISO_DATETIME.match(value)
             if m:
                 return _surface_datetime(value, m, rng, now, _says_utc(name, schema))
-        if kind == "enum" and "_" in value and _SNAKE.match(value):
+        # Only a snake_case enum value or a clock time is rewritten: the kind is looked up for those alone.
+        if "_" in value and _kind(name, schema) == "enum" and _SNAKE.match(value):
             return value.replace("_", " ").lower()  # a person never types in_person
-        if kind == "time":
+        if ":" in value and _kind(name, schema) == "time":
             c = _CLOCK.match(value)
             if c and c.group(3) in (None, "00"):
                 clock_forms = dates.time_phrases(int(c.group(1)), int(c.group(2)))
@@ -369,7 +369,9 @@ def _date_mentioned(norm: str, value: str, now: dt.datetime | None = None) -> bo
 # tomorrow" is not "tomorrow", "next friday" is not "friday") or a year or month after it makes it
 # another date ("the 14th of april", "14 march 2027").
 _BAD_BEFORE: dict[str, tuple[str, ...]] = {"tomorrow": ("after ",), "today": ("from ",), "yesterday": ("before ",)}
-_BAD_BEFORE.update({w: ("next ", "last ", "this ") for w in _WEEKDAYS})
+_BAD_BEFORE.update({w: ("next ", "last ", "this ", "week on ") for w in _WEEKDAYS})
+# ... or a word after it ("friday next week" is not the coming friday).
+_BAD_AFTER: dict[str, tuple[str, ...]] = {w: (" next week",) for w in _WEEKDAYS}
 
 
 def _phrase_in(norm: str, phrase: str) -> bool:
@@ -384,6 +386,8 @@ def _phrase_in(norm: str, phrase: str) -> bool:
         if (i and norm[i - 1].isalnum()) or (j < len(norm) and norm[j].isalnum()):
             continue
         if bad_before and any(norm[max(0, i - 8):i].endswith(w) for w in bad_before):
+            continue
+        if phrase in _BAD_AFTER and norm.startswith(_BAD_AFTER[phrase], j):
             continue
         tail = norm[j:j + 7]
         if tail.startswith(" of ") or tail[1:2].isdigit() or (tail[:2] == ", " and tail[2:6].isdigit()):

@@ -12,6 +12,7 @@ the registry refuses a tool file with, and `TextTemplate.render` refuses the sam
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -232,6 +233,7 @@ def action_phrase(description: str) -> str:
     return first[:1].lower() + first[1:]
 
 
+@functools.lru_cache(maxsize=4096)
 def name_words(name: str) -> str:
     """A tool or parameter name as words: ``get_weatherForecast`` -> ``get weather forecast``.
 

@@ -910,6 +910,8 @@ class ToolSampler:
         self._validate = fastjsonschema.compile(
             parameters_schema, use_default=False, formats={"uuid": UUID_RE}
         )
+        # The arguments `sample` returned last, which passed the validator (see `validated`).
+        self._last: dict[str, Any] | None = None
         probe = random.Random(0)  # fail at construction, not in the middle of a dataset
         for _ in range(3):
             self.sample(probe, "all")
@@ -921,6 +923,15 @@ class ToolSampler:
         except fastjsonschema.JsonSchemaException:
             return False
         return True
+
+    def validated(self, args: dict[str, Any]) -> bool:
+        """`validate`, without running the validator again on the arguments `sample` just returned and validated.
+
+        Verification calls this right after the sample is built: the object `sample` returned last has passed
+        the same validator and nothing mutates arguments after they are drawn, so only other objects (an
+        earlier part of a parallel request, filtered arguments) are validated again.
+        """
+        return args is self._last or self.validate(args)
 
     def sample_value(
         self, name: str, rng: random.Random, now: dt.datetime | None = None, args: dict[str, Any] | None = None
@@ -979,6 +990,7 @@ class ToolSampler:
                 validate(args)
             except fastjsonschema.JsonSchemaException:
                 continue
+            self._last = args
             return args
         raise ValueGenerationError(f"tool {self.tool_name!r}: {self._culprit(args)}")
 

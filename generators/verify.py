@@ -20,6 +20,7 @@ from typing import Any
 
 from generators import direct, refusals, surface
 from generators.behaviours import Generator, Sample, slot_mentioned, unrelated_overlap
+from generators.realism import label_style
 from generators.surface import normalize_text
 
 _MENTIONS_PARAMS = frozenset(inspect.signature(surface.mentions).parameters)
@@ -61,7 +62,7 @@ def verify(gen: Generator, sample: Sample) -> str | None:
         kind = direct.KIND_BY_NAME.get(sample.detail)
         if kind is None:
             return "direct_unknown_kind"
-        if direct.covered(kind, (gen.text[n].text for n in sample.offered)):
+        if kind.name in gen.covered_direct_kinds(sample.offered):
             return "direct_covered_by_offered_tool"
         return None
     return "unknown_behaviour"
@@ -78,7 +79,7 @@ def _execution(gen: Generator, sample: Sample) -> str | None:
     call = sample.ground_truth["tool_call"]
     if call["name"] != name or call["parameters"] is not sample.args:
         return "ground_truth_mismatch"
-    if not gen.samplers[name].validate(sample.args):
+    if not gen.samplers[name].validated(sample.args):
         return "execution_schema_invalid"
     leak = gen.leaks[name].reason(sample.text)
     if leak is not None:
@@ -109,6 +110,9 @@ def _parallel(gen: Generator, sample: Sample) -> str | None:
             return "parallel_part_not_in_text"
     if any(a == b for i, a in enumerate(calls) for b in calls[i + 1 :]):
         return "parallel_calls_identical"
+    # The parts passed the leak checks; the words joining them must not make a "label: value" either.
+    if label_style(sample.text):
+        return "label_style"
     return None
 
 
@@ -125,7 +129,7 @@ def _multi_turn(gen: Generator, sample: Sample) -> str | None:
     reason = _clarification(gen, ask)
     if reason is not None:
         return reason
-    if not gen.samplers[name].validate(ask.args):
+    if not gen.samplers[name].validated(ask.args):
         return "execution_schema_invalid"
     leak = gen.leaks[name].reason(sample.text)
     if leak is not None:
@@ -187,7 +191,7 @@ def _refusal(gen: Generator, sample: Sample) -> str | None:
         cap = CAPABILITY_BY_NAME.get(sample.detail)
         if cap is None:
             return "out_of_scope_unknown_capability"
-        if refusals.capability_covered(cap, (gen.text[n].text for n in sample.offered)):
+        if cap.name in gen.covered_capabilities(sample.offered):
             return "out_of_scope_covered_by_offered_tool"
         return None
     return "refusal_unknown_reason"

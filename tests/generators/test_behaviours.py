@@ -188,3 +188,52 @@ def test_action_phrase(description, expected):
     from generators.templates import action_phrase
 
     assert action_phrase(description) == expected
+
+
+def test_coverage_worked_out_per_tool_equals_the_per_request_keyword_search():
+    # The union of each offered tool's covered capabilities / direct kinds is what searching every tool text finds.
+    from generators import direct, refusals
+
+    gen = GEN
+    rng = random.Random(3)
+    for _ in range(300):
+        offered = gen.offer(rng.choice(gen.tools).name, rng)
+        texts = [gen.text[n].text for n in offered]
+        assert gen.covered_capabilities(offered) == {
+            c.name for c in refusals.CAPABILITIES if refusals.capability_covered(c, texts)}
+        assert gen.covered_direct_kinds(offered) == {k.name for k in direct.KINDS if direct.covered(k, texts)}
+
+
+def test_clarification_frames_are_drawn_from_all_of_a_tools_frames():
+    # The frame is drawn first: each clarification frame is used about as often as the others (when frames were
+    # filtered on optional parameters drawn beforehand, the frames naming none of them took most requests).
+    from collections import Counter
+
+    for tool in [t for t in TOOLS if t.required and len(GEN.phrasing[t.name].clarify_frames) >= 4][:4]:
+        frames = GEN.phrasing[tool.name].clarify_frames
+        rng = random.Random(tool.name)
+        used = Counter(GEN.clarification(rng, tool).template_id for _ in range(60 * len(frames)))
+        assert set(used) == {f"clarification.{f.id}" for f in frames}, tool.name
+        assert max(used.values()) <= 2.5 * 60, (tool.name, used.most_common(3))
+
+
+def test_execution_frames_saying_more_of_the_call_are_favoured():
+    # Among the frames that fit a draw, one naming k optional parameters weighs 2**k: the frames with only the
+    # required parameters no longer take most requests.
+    from collections import Counter
+
+    for name in ("search_emails", "list_transactions"):  # five optional parameters each (0.26 and 0.21 before)
+        tool = REGISTRY.get(name)
+        rng = random.Random(5)
+        used = Counter(GEN.execution(rng, tool).template_id for _ in range(2000))
+        req_only = {f"execution.{f.id}" for f in GEN.phrasing[name].frames if f.params == frozenset(tool.required)}
+        assert sum(used[t] for t in req_only) < 0.18 * 2000, used.most_common(5)
+
+
+def test_a_parallel_request_whose_joiner_makes_a_label_is_rejected():
+    rng = random.Random(8)
+    sample = _verified(GEN.parallel, rng)
+    a, b = sample.parts
+    joined = type(sample)(**{f: getattr(sample, f) for f in sample.__dataclass_fields__})
+    joined.text = f"{a.text.rstrip()} one more thing: {b.text[:1].lower() + b.text[1:]}"
+    assert verify(GEN, joined) == "label_style"

@@ -45,6 +45,23 @@ WEEKDAY_TABLE = {
     "March 14th": [D(2026, 3, 14)] * 7,
     "on the 14th of March": [D(2026, 3, 14)] * 7,
     "the 3rd": [D(2026, 3, 3)] + [D(2026, 4, 3)] * 6,  # on the 3rd itself: next month
+    # "this coming Friday" is a bare weekday: the next one strictly after today
+    "this coming Friday": [D(2026, 3, 6)] * 4 + [D(2026, 3, 13)] * 3,
+    # "Friday next week" / "next week on Friday" are "next Friday": the following week's
+    "Friday next week": [D(2026, 3, 13)] * 7,
+    "next week on Monday": [D(2026, 3, 9)] * 7,
+    "in a fortnight": [D(2026, 3, 16 + i) for i in range(7)],
+    "two weeks from today": [D(2026, 3, 16 + i) for i in range(7)],
+    "in twelve days": [D(2026, 3, 14 + i) for i in range(7)],
+    "five days from now": [D(2026, 3, 7 + i) for i in range(7)],
+    "eleven days ago": [D(2026, 2, 19 + i) for i in range(7)],
+    "in four weeks": [D(2026, 3, 30), D(2026, 3, 31)] + [D(2026, 4, 1 + i) for i in range(5)],
+    # a weekday before a date must be that date's (14 March 2026 is a Saturday)
+    "on Saturday 14 March": [D(2026, 3, 14)] * 7,
+    "on Sat 14 Mar": [D(2026, 3, 14)] * 7,
+    "on Friday 14 March": [NONE] * 7,
+    "on Mar 14": [D(2026, 3, 14)] * 7,
+    "on March the 14th": [D(2026, 3, 14)] * 7,
 }
 
 
@@ -113,6 +130,14 @@ NOW = dt.datetime(2026, 3, 5, 10, 0)  # Thursday
         ("on the 14th at 18:00", dt.datetime(2026, 3, 14, 18, 0)),
         ("today at 8", None),  # a bare hour with nothing saying morning or evening
         ("tomorrow at 25:00", None),
+        # the part of the day says which half of the clock
+        ("tomorrow at 3 in the afternoon", dt.datetime(2026, 3, 6, 15, 0)),
+        ("at 9 in the morning on the 14th", dt.datetime(2026, 3, 14, 9, 0)),
+        ("at 7:30 in the evening tomorrow", dt.datetime(2026, 3, 6, 19, 30)),
+        ("tomorrow at midday", dt.datetime(2026, 3, 6, 12, 0)),
+        ("tomorrow at 9 in the afternoon", None),  # no such afternoon hour
+        ("tomorrow at 2 in the evening", None),
+        ("at 10 in the morning Friday next week", dt.datetime(2026, 3, 13, 10, 0)),
     ],
 )
 def test_times_of_day(phrase, expected):
@@ -161,6 +186,16 @@ def test_renderer_offers_only_unambiguous_forms(today, target, present, absent):
     assert present <= forms and not (absent & forms), forms
 
 
+def test_datetime_clock_forms_are_drawn_apart_from_the_day():
+    # Each clock form occurs beside the same day form (the old renderer tied the clock to the day form's length).
+    now, when = dt.datetime(2026, 3, 5, 9, 40), dt.datetime(2026, 3, 6, 15, 0)
+    rng = random.Random(0)
+    said = {render_datetime(when, rng, now) for _ in range(400)}
+    for clock in time_phrases(15, 0):
+        assert f"tomorrow at {clock}" in said and f"at {clock} tomorrow" in said, clock
+    assert said <= set(datetime_phrases(now, when))
+
+
 def test_sample_now_is_plausible_and_seeded():
     nows = [sample_now(random.Random(i)) for i in range(500)]
     assert all(dt.date(2026, 1, 1) <= n.date() <= dt.date(2027, 12, 31) for n in nows)
@@ -173,6 +208,8 @@ def test_today_line_and_clock_forms():
     assert today_line(dt.datetime(2026, 3, 3, 9, 40)) == "Today is Tuesday, 3 March 2026, 09:40."
     assert today_line(dt.datetime(2028, 2, 29, 21, 5)) == "Today is Tuesday, 29 February 2028, 21:05."
     assert time_phrases(12, 0)[0] == "noon" and "3:30 pm" in time_phrases(15, 30)
+    assert "midday" in time_phrases(12, 0) and "3:30 in the afternoon" in time_phrases(15, 30)
+    assert "9 in the morning" in time_phrases(9, 0) and not any("in the" in f for f in time_phrases(23, 0))
 
 
 def test_renderings_are_natural():

@@ -38,11 +38,14 @@ def test_direct_samples_verify_and_are_never_doable_by_an_offered_tool(split):
 
 
 def test_a_translation_beside_a_translator_is_rejected():
-    from generators.behaviours import Sample
+    import dataclasses
+
+    from generators.behaviours import Sample, ToolText
 
     gen = Generator(REGISTRY.tools, ValuePools.build(0), (0, 0), 0.5)
     tool = next(iter(REGISTRY.tools))
-    gen.text[tool.name].text = "translate text translate text into another language"  # a translator
+    # a translator under the first tool's name (what each tool covers is worked out once, from its text)
+    gen.text[tool.name] = ToolText(dataclasses.replace(tool, description="Translate text into another language."))
     sample = Sample("direct", (tool.name,), "how do you say 'hi' in French?", {"direct": {}}, "t", tool.domain,
                     detail="translation")
     assert verify(gen, sample) == "direct_covered_by_offered_tool"

@@ -449,7 +449,9 @@ def test_paraphrases_pass_the_leak_check(stub):
     gen, samples = _framed_chunk(spec)
     sample = samples[0]
     words = sample.tool.replace("_", " ")
-    # a rewrite naming the tool in words, or printing a multi-word parameter name, is rejected
-    assert check_paraphrase(gen, sample, f"{sample.text} Use {words}.") == "leak_tool_name"
+    # a rewrite naming the tool in words, or printing a multi-word parameter name, is rejected (the added
+    # sentence starts after a full stop: a capital inside a sentence would read as a new name first)
+    head = sample.text.rstrip(".?! ")
+    assert check_paraphrase(gen, sample, f"{head}. Use {words}.") == "leak_tool_name"
     label = next(p for p in FRAMED.get(sample.tool).properties if "_" in p).replace("_", " ")
-    assert check_paraphrase(gen, sample, f"{sample.text} The {label} as said.") == "leak_param_label"
+    assert check_paraphrase(gen, sample, f"{head}. The {label} as said.") == "leak_param_label"

@@ -133,3 +133,17 @@ def test_refusal_kinds_are_all_present(pair):
              else r["extra_info"]["template_id"].split(".")[1] for r in pair["heldout"] if r["behavior"] == "refusal"}
     # harmful, out of scope (a capability no tool has) and hard negatives (the right tool removed)
     assert kinds == {"harmful", "out_of_scope", "hard_negative"}
+
+
+@pytest.mark.parametrize("split", refusals.SPLITS)
+def test_every_tool_group_act_list_has_a_choice(split):
+    # A category phrased against an offered tool group (three times in four when one fits) has at least two acts
+    # for it in each half, and four generic ones: a single act made the same sentence come back request after
+    # request.
+    from collections import Counter
+
+    bank = refusals.RefusalBank(split)
+    for name, half in bank.harm.items():
+        per_group = Counter(group for group, _ in half.acts)
+        assert per_group["generic"] >= 4, (name, per_group)
+        assert all(n >= 2 for g, n in per_group.items() if g != "generic" and n), (name, per_group)

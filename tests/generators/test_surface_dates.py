@@ -47,6 +47,22 @@ ISO = re.compile(r"\d{4}-\d{2}-\d{2}|T\d{2}:")
         ("yesterday", "2026-03-04", DATE, True),
         ("last Friday", "2026-02-27", DATE, True),
         ("three days ago", "2026-03-02", DATE, True),
+        # forms added for variety (said on Thursday 5 March)
+        ("this coming Saturday", "2026-03-07", DATE, True),
+        ("Friday next week", "2026-03-13", DATE, True),
+        ("Friday next week", "2026-03-06", DATE, False),  # not this week's
+        ("next week on Friday", "2026-03-06", DATE, False),
+        ("in a fortnight", "2026-03-19", DATE, True),
+        ("twelve days from now", "2026-03-17", DATE, True),
+        ("in twelve days", "2026-03-16", DATE, False),  # another day
+        ("on Sat 14 Mar", "2026-03-14", DATE, True),
+        ("on Mar 14", "2026-03-14", DATE, True),
+        ("on Mar 14th", "2026-03-15", DATE, False),
+        ("tomorrow at 3 in the afternoon", "2026-03-06T15:00:00Z", DATETIME, True),
+        ("tomorrow at 3 in the afternoon", "2026-03-06T03:00:00Z", DATETIME, False),  # afternoon, not 3am
+        ("at 9 in the morning next Friday", "2026-03-13T09:00:00Z", DATETIME, True),
+        ("at midday tomorrow", "2026-03-06T12:00:00Z", DATETIME, True),
+        ("leaving after 7 in the evening", "19:00", TIME, True),
     ],
 )
 def test_mentions_with_now(text, value, schema, expected):

@@ -116,6 +116,18 @@ def test_sampler_cases_validate(schema):
         assert not list(check.iter_errors(args)), args
 
 
+def test_validated_skips_only_the_arguments_just_drawn():
+    schema = obj({"city": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": 9}}, ["city", "n"])
+    sampler = ToolSampler(schema, POOLS)
+    args = sampler.sample(random.Random(0))
+    assert sampler.validated(args)
+    # an equal but other object is validated again: a broken copy fails, the original is still trusted
+    broken = {**args, "n": 0}
+    assert not sampler.validated(broken) and not sampler.validated({"city": args["city"]})
+    earlier, later = args, sampler.sample(random.Random(1))
+    assert sampler.validated(later) and sampler.validated(earlier)  # earlier: by the validator this time
+
+
 def test_optional_modes_and_defaults_not_injected():
     schema = obj({"city": {"type": "string"}, "units": {"enum": ["c", "f"], "default": "c"}}, ["city"])
     sampler = ToolSampler(schema, POOLS)

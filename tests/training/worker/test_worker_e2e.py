@@ -3,10 +3,19 @@
 The first worker is killed (SIGKILL) after its first uploaded checkpoint; its lease expires, a second
 worker resumes from that checkpoint and registers exactly one model version, whose weights differ from
 both the base model and the SFT warm start (so GRPO itself moved them).
+
+GRPO moves the weights only when a group of rollouts of one prompt has reward spread (its advantages are
+relative to the group). The tiny random-weights model never makes the exact call an execution sample wants,
+so every execution group scores 0 and gives no gradient; on a clarification sample any reply without a call
+scores 0.25 and a stray ``<tool_call>`` 0, so those groups spread. The dataset is mostly clarification so
+that the premise holds for any generator output: with the default 25% share the 16 prompts of the 4 steps
+drew only 2 clarification samples, and a generator change (new data, hence a new tokenizer and new random
+completions) once left both without spread, GRPO with a zero gradient and the weights unmoved.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -29,6 +38,9 @@ TRAIN = {
     "max_steps": 4, "prompts_per_step": 4, "num_generations": 4, "per_device_train_batch_size": 8,
     "max_completion_length": 24, "save_steps": 1, "learning_rate": 1e-4, "beta": 0.01, "evaluate": False,
 }
+# Clarification groups carry the only reward spread a random model gets (see the module docstring); the
+# execution share keeps tool calls in the SFT warm start, so stray calls (the spread) stay common.
+RATIOS = {"execution": 0.4, "clarification": 0.6, "refusal": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +79,16 @@ def _weights(folder: Path) -> dict[str, Any]:
     return load_file(str(folder / "model.safetensors"))
 
 
+def _groups_with_spread(rollouts: Path) -> int:
+    """How many (step, prompt) groups of rollouts got more than one reward value."""
+    rewards: dict[tuple[int, str], set[float]] = {}
+    for line in rollouts.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rewards.setdefault((row["step"], row["sample_id"]), set()).add(row["reward"])
+    return sum(len(values) > 1 for values in rewards.values())
+
+
 def test_worker_killed_mid_job_is_resumed_and_registers_one_model(
     service: dict[str, Any], tiny: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -76,7 +98,7 @@ def test_worker_killed_mid_job_is_resumed_and_registers_one_model(
     client = httpx.Client(base_url=service["url"], headers={"Authorization": f"Bearer {service['key']}"}, timeout=30)
     request.addfinalizer(client.close)
     created = client.post("/v1/datasets", json={
-        "name": "e2e", "n": 64, "seed": 3, "distractors": {"min": 0, "max": 1},
+        "name": "e2e", "n": 64, "seed": 3, "distractors": {"min": 0, "max": 1}, "ratios": RATIOS,
         "train": {"base_model": str(base), **TRAIN},
     })
     assert created.status_code == 202, created.text
@@ -130,8 +152,10 @@ def test_worker_killed_mid_job_is_resumed_and_registers_one_model(
     sft = Path(model["config"]["sft_model_uri"])
     trained, warm, initial = _weights(final), _weights(sft), _weights(base)
     assert trained.keys() == initial.keys()
-    # SFT moved the weights, and GRPO moved them again.
+    # SFT moved the weights, and GRPO moved them again (it had a signal: some group's rewards spread).
     assert any(not (warm[k] == initial[k]).all() for k in initial)
+    spread = _groups_with_spread(artifacts / "jobs" / job_id / "checkpoints" / "checkpoint-4" / "rollouts.jsonl")
+    assert spread > 0, "no rollout group had reward spread, so GRPO had no gradient: see the module docstring"
     assert any(not (trained[k] == warm[k]).all() for k in warm), model["metrics"]
     from transformers import AutoTokenizer
 
