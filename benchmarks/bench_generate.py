@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -101,6 +102,8 @@ def main() -> None:
         args.workers = args.workers[0]
         _child(args)
         return
+    # On a shared machine wall rates fall with load; samples per CPU-second hold better. Say what the load was.
+    print("load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"{'what':<28}{'n':>10}{'seconds':>9}{'samples/s':>11}{'CPU s':>8}{'per CPU-s':>11}{'RSS MB':>8}"
           f"{'worker RSS MB':>15}{'MB/s':>7}")
     runs = [("floor (orjson write only)", "floor", n, 1) for n in args.n if not args.no_floor]
@@ -110,6 +113,7 @@ def main() -> None:
         print(f"{label:<28}{n:>10}{r['seconds']:>9.2f}{n / r['seconds']:>11,.0f}{r['cpu_seconds']:>8.1f}"
               f"{n / r['cpu_seconds']:>11,.0f}{r['rss_mb']:>8.0f}{r['worker_rss_mb']:>15.0f}"
               f"{r['jsonl_bytes'] / r['seconds'] / 1e6:>7.0f}", flush=True)
+    print("load average (1, 5, 15 min) after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -70,11 +70,15 @@ def sample_now(rng: random.Random) -> dt.datetime:
     >>> sample_now(random.Random(0)).minute % 5
     0
     """
-    span = (NOW_RANGE[1] - NOW_RANGE[0]).days + 1
-    day = NOW_RANGE[0] + dt.timedelta(days=int(rng.random() * span))
+    year, month, day = _NOW_DAYS[int(rng.random() * len(_NOW_DAYS))]
     hour = _NOW_HOURS[int(rng.random() * len(_NOW_HOURS))]
     minute = 5 * int(rng.random() * 12)
-    return dt.datetime(day.year, day.month, day.day, hour, minute)
+    return dt.datetime(year, month, day, hour, minute)
+
+
+# Every day of NOW_RANGE as (year, month, day): one index per sample instead of date + timedelta arithmetic.
+_NOW_DAYS = tuple((d.year, d.month, d.day) for d in (
+    NOW_RANGE[0] + dt.timedelta(days=i) for i in range((NOW_RANGE[1] - NOW_RANGE[0]).days + 1)))
 
 
 def today_line(now: dt.datetime) -> str:

@@ -53,11 +53,15 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
     >>> distinct_n(["a b a b", "a b"], 2)
     0.5
     """
+    return _distinct([tokens(t) for t in texts], n)
+
+
+def _distinct(token_lists: Sequence[list[str]], n: int) -> float:
+    # n-grams as tuples from zip over shifted lists (no slice per position).
     seen: set[tuple[str, ...]] = set()
     total = 0
-    for text in texts:
-        toks = tokens(text)
-        grams = [tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)]
+    for toks in token_lists:
+        grams = list(zip(*[toks[i:] for i in range(n)], strict=False))
         total += len(grams)
         seen.update(grams)
     return round(len(seen) / total, 6) if total else 0.0
@@ -72,12 +76,13 @@ def ngram_summary(texts: Sequence[str]) -> dict[str, Any]:
     Returns:
         ``{"sample_size", "distinct_1", "distinct_2", "distinct_3", "mean_tokens"}``.
     """
-    lengths = [len(tokens(t)) for t in texts]
+    token_lists = [tokens(t) for t in texts]  # once, not once per figure
+    lengths = [len(t) for t in token_lists]
     return {
         "sample_size": len(texts),
-        "distinct_1": distinct_n(texts, 1),
-        "distinct_2": distinct_n(texts, 2),
-        "distinct_3": distinct_n(texts, 3),
+        "distinct_1": _distinct(token_lists, 1),
+        "distinct_2": _distinct(token_lists, 2),
+        "distinct_3": _distinct(token_lists, 3),
         "mean_tokens": round(sum(lengths) / len(lengths), 3) if lengths else 0.0,
     }
 

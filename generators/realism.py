@@ -142,16 +142,22 @@ class Item:
     description: str = ""
 
 
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|“[^”]*”")
+_ADDRESS = re.compile(r"\S+@\S+|https?://\S+|\S*/\S+")
+_NUMBER = re.compile(r"\d[\d,.:/-]*")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'-]+")
+
+
 def mask(text: str) -> str:
     """The request with values masked (quotes, e-mails/URLs/paths, numbers, capitalised names), lower-cased.
 
     >>> mask('Email ana@x.io about "the plan" on 3 March in Oslo')
     'email  u  about  q  on  n   p  in  p '
     """
-    t = re.sub(r"\"[^\"]*\"|'[^']*'|“[^”]*”", " Q ", text)
-    t = re.sub(r"\S+@\S+|https?://\S+|\S*/\S+", " U ", t)
-    t = re.sub(r"\d[\d,.:/-]*", " N ", t)
-    t = re.sub(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'-]+", " P ", t)
+    t = _QUOTED.sub(" Q ", text)
+    t = _ADDRESS.sub(" U ", t)
+    t = _NUMBER.sub(" N ", t)
+    t = _NAME.sub(" P ", t)
     return t.lower()
 
 
@@ -189,6 +195,7 @@ def figures(items: Sequence[Item], checks: Mapping[str, LeakCheck] | None = None
     n = 0
     skeletons: dict[str, set[str]] = defaultdict(set)
     per_tool: Counter[str] = Counter()
+    masked: dict[str, str] = {}  # each text masked once (skeletons and the 3-gram sample share most)
     for it in items:
         if it.tool is None:
             continue
@@ -202,14 +209,17 @@ def figures(items: Sequence[Item], checks: Mapping[str, LeakCheck] | None = None
         counts["desc_leak"] += desc
         counts["label_style"] += label_style(it.text)
         counts["iso_date"] += ISO_DATE.search(it.text) is not None
-        skeletons[it.tool].add(mask(it.text))
+        m = masked.get(it.text)
+        if m is None:
+            m = masked[it.text] = mask(it.text)
+        skeletons[it.tool].add(m)
         per_tool[it.tool] += 1
     texts = [it.text for it in items]  # all requests, refusals included, as the reference measure does
     pick = random.Random(0).sample(texts, D3_SAMPLE) if len(texts) > D3_SAMPLE else texts
     distinct = {tool: len(s) for tool, s in sorted(skeletons.items())}
     out: dict[str, Any] = {"n": n}
     out.update({k: round(counts[k] / n, 4) if n else None for k in FIGURES})
-    out["masked_d3"] = round(distinct3([mask(t) for t in pick]), 4) if pick else None
+    out["masked_d3"] = round(distinct3([masked.get(t) or mask(t) for t in pick]), 4) if pick else None
     out["masked_d3_sample"] = len(pick)
     out["skeletons"] = {
         "mean": round(sum(distinct.values()) / len(distinct), 1) if distinct else None,
