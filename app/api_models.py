@@ -24,6 +24,7 @@ _ERRORS = {
     401: "No API key, or an unknown or revoked one (the `WWW-Authenticate` header says Bearer).",
     403: "The key lacks the scope this route needs (see the README's scope lattice).",
     404: "The resource does not exist (or is not reachable through this route).",
+    408: "The body did not arrive in time (`TOOLFORGE_BODY_TIMEOUT_S`); the connection is closed.",
     409: "The request conflicts with the current state (a lost lease, an existing version, a running job).",
     413: "The body is larger than the server accepts (`TOOLFORGE_MAX_BODY_BYTES`, uploads: `..._UPLOAD_BYTES`).",
     422: "The request is invalid; `detail` names the field or setting to change.",

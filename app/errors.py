@@ -108,8 +108,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        type_ = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code,
-                                                                                            "http_error")
+        type_ = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+                 413: "payload_too_large"}.get(exc.status_code, "http_error")
         detail = str(exc.detail)
         if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | RecursionError):
             # FastAPI reports any body it cannot decode as "There was an error parsing the body".

@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 
 from app.api_models import ERROR_RESPONSES
 from app.auth import create_key
+from app.body_timeout import BodyTimeoutMiddleware
 from app.caches import RouteCaches
 from app.db import make_engine, make_sessionmaker, migrate
 from app.errors import install_error_handlers
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, upload_paths=UPLOAD_PATH,
                        upload_max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s, upload_paths=UPLOAD_PATH)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])

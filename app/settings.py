@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted.")
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024, description="Largest derived-version upload "
                                   "(rollouts, preferences: POST /v1/datasets/{id}/derived), streamed to disk.")
+    body_timeout_s: float = Field(30.0, gt=0, le=3600, description="Seconds a request body may take to arrive "
+                                  "(uploads: the longest pause between two parts); then a 408 and the "
+                                  "connection is closed, so a stalled client cannot hold it open.")
     max_page_size: int = Field(500, ge=1, le=10_000, description="Largest page a list endpoint returns.")
     max_dataset_n: int = Field(2_000_000, ge=1, description="Largest dataset one request may ask for.")
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins (closed by default).")

@@ -1,9 +1,14 @@
 """Generation jobs: claimed by the API's dispatcher thread, run in a child process, published atomically.
 
-The child (`python -m app.services.generation JOB_ID`) owns the job's lease and heartbeats it with
-its progress. It writes into a private work folder, copies every file into the content-addressed
-store, and only then flips the version to `ready` in the same transaction as the job's success.
-A child that dies stops heartbeating; the lease expires and the dispatcher queues the job again.
+The child (`python -m app.services.generation JOB_ID OWNER LIFELINE_FD`) owns the job's lease and
+heartbeats it with its progress. It writes into a private work folder, copies every file into the
+content-addressed store, and only then flips the version to `ready` in the same transaction as the job's
+success. A child that dies stops heartbeating; the lease expires and the dispatcher queues the job again.
+
+A child never outlives its API: it inherits the read end of a pipe (its lifeline) whose only write end
+the API process holds. However the API ends (kill -9 included), the kernel closes that end, the child
+reads EOF and kills its process group (itself and its generation workers), so the job is left exactly as
+after a crash: running, its lease expiring, re-queued by the next dispatcher.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -63,6 +69,7 @@ class Dispatcher:
         self.max_running = max_running
         self.owner = f"api-{os.getpid()}-{id(self):x}"
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._lifelines: dict[str, int] = {}  # job id -> the write end of its child's lifeline pipe
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="generation-dispatcher", daemon=True)
 
@@ -84,6 +91,7 @@ class Dispatcher:
         for job_id, child in list(self.children.items()):
             if child.poll() is not None:
                 del self.children[job_id]
+                os.close(self._lifelines.pop(job_id))
         if len(self.children) >= self.max_running:
             return
         with self.sessions() as session:
@@ -91,8 +99,49 @@ class Dispatcher:
                                              self.settings.generation_lease_seconds)
         if job is None:
             return
-        cmd = [sys.executable, "-m", "app.services.generation", job.id, self.owner]
-        self.children[job.id] = subprocess.Popen(cmd, env=settings_env(self.settings))
+        # os.pipe() is not inheritable: no other child of the API holds the write end open.
+        read_end, write_end = os.pipe()
+        cmd = [sys.executable, "-m", "app.services.generation", job.id, self.owner, str(read_end)]
+        try:
+            # Its own process group, so that on the API's death it can take its worker processes along.
+            self.children[job.id] = subprocess.Popen(cmd, env=settings_env(self.settings), pass_fds=(read_end,),
+                                                     process_group=0)
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._lifelines[job.id] = write_end
+
+
+def watch_lifeline(fd: int, work: Path | None = None) -> threading.Thread:
+    """Kill this process's group when `fd` (the read end of the API's lifeline pipe) reads EOF.
+
+    Args:
+        fd: the inherited read end; the API never writes to it, so a read returns only when it closes.
+        work: the job's work folder, removed first (best effort: a re-run clears it anyway).
+
+    Returns:
+        The daemon thread that waits.
+    """
+
+    def wait() -> None:
+        try:
+            while os.read(fd, 1):
+                pass  # nothing is ever written: only EOF (or an error) ends the wait
+        except OSError:
+            pass
+        log.warning("the API process that started this generation job is gone; stopping (the job's lease "
+                    "expires and the next API start re-queues it)")
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        if os.getpgid(0) == os.getpid():  # the group the Dispatcher made: this process and its workers
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    thread = threading.Thread(target=wait, name="generation-lifeline", daemon=True)
+    thread.start()
+    return thread
 
 
 def _tool_documents(session: Session, ids: list[int]) -> list[dict[str, Any]]:
@@ -230,6 +279,8 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     job_id, owner = argv[1], argv[2]
     settings = Settings()
+    if len(argv) > 3:  # started by a Dispatcher (not by hand, to debug a job)
+        watch_lifeline(int(argv[3]), settings.data_dir / "work" / job_id)
     engine = make_engine(settings.resolved_database_url)
     run_job(job_id, owner, settings, make_sessionmaker(engine))
     engine.dispose()

@@ -6,6 +6,7 @@ under load. Nothing is lost, nothing half-written is published.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -129,6 +130,70 @@ def test_api_killed_mid_generation_is_retried_to_a_complete_version(database_url
             # the same spec and seed is the same version, not a second one
             again = client.post("/v1/datasets", json={"name": "killed", "n": KILL_N, "seed": 5}, headers=auth)
             assert again.status_code == 200 and again.json()["id"] == dataset_id
+    finally:
+        _kill_group(process)
+
+
+def _live_processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process that is not a zombie (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        if fields[0] not in ("Z", "X"):  # a zombie waits for whoever adopted it to reap it: it runs nothing
+            found[int(entry.name)] = (int(fields[1]), cmdline)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from Linux /proc")
+def test_a_killed_apis_generation_child_and_its_workers_stop(database_url, tmp_path):
+    # Only the API is killed (not its process group, as above): its generation child, and that child's
+    # worker processes, notice on their own and stop within seconds; the next API start recovers the job.
+    data = tmp_path / "data"
+    data.mkdir()
+    admin = "tf-test-admin-" + secrets.token_hex(16)
+    env = {"TOOLFORGE_GENERATION_LEASE_SECONDS": LEASE, "TOOLFORGE_GENERATION_WORKERS": "2"}
+    url, process = _start(data, database_url, admin, env)
+    auth = {"Authorization": f"Bearer {admin}"}
+    group: dict[int, str] = {}
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            created = client.post("/v1/datasets", json={"name": "orphan", "n": KILL_N, "seed": 6}, headers=auth)
+            assert created.status_code == 202, created.text
+            dataset_id, job_id = created.json()["id"], created.json()["job_id"]
+            _wait(lambda: client.get(f"/v1/jobs/{job_id}").json()["progress_done"] > 0, 60, "generation to start")
+        children = [pid for pid, (_, cmd) in _live_processes().items()
+                    if "app.services.generation" in cmd and job_id in cmd]
+        assert len(children) == 1, children
+        child = children[0]
+        live = _live_processes()
+        group = {child: live[child][1]}
+        while added := {p: cmd for p, (ppid, cmd) in live.items() if ppid in group and p not in group}:
+            group.update(added)  # the child's descendants: its generation workers
+        assert len(group) >= 2, f"expected the child and its generation workers: {group}"
+        os.kill(process.pid, signal.SIGKILL)  # the API alone
+        process.wait()
+        _wait(lambda: not set(group) & set(_live_processes()), 5, f"the orphaned generation processes {group} "
+              "to stop")
+    finally:
+        _kill_group(process)
+        for pid in group:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    url, process = _start(data, database_url, admin, env)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            job = _wait(lambda: (j := client.get(f"/v1/jobs/{job_id}").json())["status"] in
+                        ("succeeded", "failed") and j, 120, "the re-queued job to end")
+            assert job["status"] == "succeeded" and job["attempts"] == 2, job
+            dataset = client.get(f"/v1/datasets/{dataset_id}").json()
+            assert sum(dataset["counts"].values()) == KILL_N
+            _assert_files_match_manifest(client, dataset)
     finally:
         _kill_group(process)
 
