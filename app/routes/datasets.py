@@ -124,16 +124,18 @@ def _release_key(session: SessionDep, key: str) -> None:
 
 @router.get("", response_model=DatasetsPublic)
 def list_datasets(
-    request: Request, session: SessionDep, _: ReadDep, page: PageDep,
+    request: Request, session: SessionDep, caches: CachesDep, _: ReadDep, page: PageDep,
     status: Annotated[str | None, Query(pattern="^(pending|ready|failed|cancelled)$")] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
-) -> DatasetsPublic:
+) -> Response:
     """List dataset versions, newest first (without their specs: GET /v1/datasets/{id} has one)."""
-    rows, total = datasets_service.list_datasets(session, page.offset, page.limit, status, name, kind)
-    base = _base_url(request)
-    return DatasetsPublic(data=datasets_service.to_summaries(session, rows, base), count=total,
-                          next=next_page(request, page, total))
+    rows, total = datasets_service.list_summaries(session, page.offset, page.limit, status, name, kind,
+                                                  _base_url(request), caches.summaries)
+    # The rows are `DatasetSummaryPublic` JSON already (ready ones kept encoded): joined, not re-validated.
+    body = b'{"data":[' + b",".join(rows) + b'],"count":' + str(total).encode() + b',"next":' + \
+        orjson.dumps(next_page(request, page, total)) + b"}"
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic)
