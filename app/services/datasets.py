@@ -186,11 +186,15 @@ def list_summaries(session: Session, offset: int, limit: int, status: str | None
     ready at another time); only the other rows load their spec and manifest (JSON columns, ~10 KB a row:
     decoding them was most of a listing's cost) and their job.
     """
-    query = _filtered(select(DatasetVersion.id, DatasetVersion.status, DatasetVersion.ready_at), status, name, kind)
-    total = session.scalar(select(func.count()).select_from(_filtered(
-        select(DatasetVersion.id), status, name, kind).subquery())) or 0
+    # One query: the page and, in each row, the count of all matching rows (a window, before LIMIT applies).
+    query = _filtered(select(DatasetVersion.id, DatasetVersion.status, DatasetVersion.ready_at,
+                             func.count().over().label("total")), status, name, kind)
     rows = session.execute(query.order_by(DatasetVersion.created_at.desc(), DatasetVersion.id)
                            .offset(offset).limit(limit)).all()
+    total = rows[0].total if rows else 0
+    if not rows and offset:  # past the last page: count the matching rows alone
+        total = session.scalar(select(func.count()).select_from(_filtered(
+            select(DatasetVersion.id), status, name, kind).subquery())) or 0
     keys = {row.id: (row.id, row.ready_at.isoformat()) for row in rows if row.status == "ready" and row.ready_at}
     found = {row.id: hit for row in rows if row.id in keys and (hit := cache.get(keys[row.id])) is not None}
     missing = [row.id for row in rows if row.id not in found]

@@ -8,6 +8,7 @@ The index is built once when a version is published and stored beside it as an a
 
 from __future__ import annotations
 
+import mmap
 import struct
 import threading
 from array import array
@@ -69,6 +70,7 @@ def build_index(jsonl: Path, out: Path, keys_of: Callable[[dict], Iterable[str]]
     return len(keys["all"]) // 2
 
 
+Rows = IO[bytes] | bytes | mmap.mmap  # a JSON Lines file: open, or its bytes
 MAX_INTERSECTIONS = 256  # key sets (e.g. behaviour x tool) whose matching samples a loaded index keeps
 
 
@@ -86,26 +88,20 @@ class SampleIndex:
     def count(self, key: str) -> int:
         return self.header.get(key, [0, 0])[1]
 
-    def page(self, key: str, offset: int, limit: int, jsonl: IO[bytes]) -> tuple[list[bytes], int]:
-        """Read up to `limit` samples of `key` starting at `offset`; return them and the key's total."""
+    def page(self, key: str, offset: int, limit: int, jsonl: Rows) -> tuple[list[bytes], int]:
+        """Read up to `limit` samples of `key` starting at `offset`; return them and the key's total.
+
+        `jsonl` is the file open for reading, or its bytes (a `mmap`: no system call, no GIL released).
+        """
         first, total = self.header.get(key, [0, 0])
         stop = min(offset + limit, total)
-        lines: list[bytes] = []
-        for i in range(first + offset, first + stop):
-            start, length = self.pairs[2 * i], self.pairs[2 * i + 1]
-            jsonl.seek(start)
-            lines.append(jsonl.read(length))
-        return lines, total
+        return _read(self.pairs, first + offset, first + stop, jsonl), total
 
-    def page_filtered(self, keys: list[str], offset: int, limit: int, jsonl: IO[bytes]) -> tuple[list[bytes], int]:
+    def page_filtered(self, keys: list[str], offset: int, limit: int, jsonl: Rows) -> tuple[list[bytes], int]:
         """A page of samples matching every key (an intersection of offset sets, computed once per key set)."""
         pairs = self.matching(keys)
         total = len(pairs) // 2
-        lines = []
-        for i in range(offset, min(offset + limit, total)):
-            jsonl.seek(pairs[2 * i])
-            lines.append(jsonl.read(pairs[2 * i + 1]))
-        return lines, total
+        return _read(pairs, offset, min(offset + limit, total), jsonl), total
 
     def matching(self, keys: list[str]) -> array:
         """The `(offset, length)` pairs, in file order, of the samples matching every key.
@@ -134,3 +130,14 @@ class SampleIndex:
             while len(self._intersections) > MAX_INTERSECTIONS:
                 self._intersections.popitem(last=False)
         return found
+
+
+def _read(pairs: array, start: int, stop: int, jsonl: Rows) -> list[bytes]:
+    """The rows of pairs `start`..`stop` (pair numbers)."""
+    if isinstance(jsonl, bytes | mmap.mmap):
+        return [jsonl[pairs[2 * i]:pairs[2 * i] + pairs[2 * i + 1]] for i in range(start, stop)]
+    lines = []
+    for i in range(start, stop):
+        jsonl.seek(pairs[2 * i])
+        lines.append(jsonl.read(pairs[2 * i + 1]))
+    return lines
