@@ -15,7 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
 
-from app.services.sample_index import SampleIndex
+from app.services.sample_index import Rows, SampleIndex
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -88,19 +88,25 @@ READY_CACHE_SECONDS = 5.0
 
 @dataclass
 class RouteCaches:
-    """What the dataset routes keep between requests, per ready version id."""
+    """What the dataset routes keep between requests, per ready version."""
 
     manifests: BoundedCache[str, dict[str, Any]] = field(
         default_factory=lambda: BoundedCache(256, ttl_seconds=READY_CACHE_SECONDS))
     sample_indexes: BoundedCache[str, SampleIndex] = field(default_factory=lambda: BoundedCache(32))
+    # A local samples file's sha256 -> its bytes, memory-mapped (content-addressed: never changes).
+    sample_rows: BoundedCache[str, Rows] = field(default_factory=lambda: BoundedCache(32))
+    # (id, ready_at) -> the version's list row, encoded (`datasets_service.list_summaries`).
+    summaries: BoundedCache[tuple[str, str], bytes] = field(default_factory=lambda: BoundedCache(1024))
 
     def forget(self, dataset_id: str) -> None:
         """Drop everything kept for a version (it was deleted)."""
         self.manifests.discard(dataset_id)
         self.sample_indexes.discard(dataset_id)
+        for key in [k for k in self.summaries.keys() if k[0] == dataset_id]:
+            self.summaries.discard(key)
 
 
-def get_caches(request: Request) -> RouteCaches:
+async def get_caches(request: Request) -> RouteCaches:  # async: no worker-thread hop
     return request.app.state.caches
 
 

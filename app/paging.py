@@ -40,7 +40,7 @@ class Page:
     limit: int
 
 
-def page(
+async def page(  # async: pure computation, no worker-thread hop
     request: Request,
     offset: Annotated[int, Query(ge=0, description="Rows to skip (or follow `next`).")] = 0,
     limit: Annotated[int, Query(ge=1, le=PAGE_CEILING, description="Rows per page, at most the server's page "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
+import os
 import shutil
 import time
 import uuid
@@ -26,7 +28,8 @@ from app.models import IdempotencyRecord, now
 from app.paging import PageDep, next_page
 from app.services import datasets as datasets_service
 from app.services import derived as derived_service
-from app.services.sample_index import SampleIndex
+from app.services.sample_index import Rows, SampleIndex
+from app.storage import ArtifactStore
 from training.derived.rollouts import reward_key
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -124,16 +127,19 @@ def _release_key(session: SessionDep, key: str) -> None:
 
 @router.get("", response_model=DatasetsPublic)
 def list_datasets(
-    request: Request, session: SessionDep, _: ReadDep, page: PageDep,
+    request: Request, session: SessionDep, caches: CachesDep, _: ReadDep, page: PageDep,
     status: Annotated[str | None, Query(pattern="^(pending|ready|failed|cancelled)$")] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
-) -> DatasetsPublic:
+) -> Response:
     """List dataset versions, newest first (without their specs: GET /v1/datasets/{id} has one)."""
-    rows, total = datasets_service.list_datasets(session, page.offset, page.limit, status, name, kind)
-    base = _base_url(request)
-    return DatasetsPublic(data=datasets_service.to_summaries(session, rows, base), count=total,
-                          next=next_page(request, page, total))
+    rows, total = datasets_service.list_summaries(session, page.offset, page.limit, status, name, kind,
+                                                  _base_url(request), caches.summaries)
+    session.close()  # here, in this worker thread: not in another one after the response (get_session)
+    # The rows are `DatasetSummaryPublic` JSON already (ready ones kept encoded): joined, not re-validated.
+    body = b'{"data":[' + b",".join(rows) + b'],"count":' + str(total).encode() + b',"next":' + \
+        orjson.dumps(next_page(request, page, total)) + b"}"
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic)
@@ -178,7 +184,7 @@ def get_card(dataset_id: str, request: Request, session: SessionDep, _: ReadDep)
 
 
 @router.get("/{dataset_id}/samples", response_class=Response, responses={200: {"model": SamplesPublic}})
-def list_samples(
+async def list_samples(
     dataset_id: str, request: Request, caches: CachesDep, _: ReadDep, page: PageDep,
     behavior: Annotated[str | None, Query(pattern="^(execution|clarification|refusal|direct)$")] = None,
     tool: Annotated[str | None, Query(max_length=64)] = None,
@@ -188,23 +194,57 @@ def list_samples(
 ) -> Response:
     """A page of samples (`{"data", "count", "offset", "next"}`), optionally by behaviour and tool
     (and, for rollouts versions, by step and reward)."""
+    # Async: a version seen in the last seconds is served from memory (its manifest, index and mapped rows)
+    # without a worker thread; only what is not kept yet (a database read, a file to open) takes one. Twenty
+    # seeks and reads in a thread released and retook the GIL forty times a page, and each retake could wait
+    # a switch interval (5 ms) behind a busy thread: under load, pages waited ~100 ms for the GIL.
     offset, limit = page.offset, page.limit
-    manifest = _ready_manifest(request, caches, dataset_id)
-    store = request.app.state.store
-    index = _index(request, caches, dataset_id, manifest)
+    manifest = caches.manifests.get(dataset_id)
+    if manifest is None:
+        manifest = await run_in_threadpool(_ready_manifest, request, caches, dataset_id)
+    index = caches.sample_indexes.get(dataset_id)
+    if index is None:
+        index = await run_in_threadpool(_index, request, caches, dataset_id, manifest)
     keys = ([f"behavior:{behavior}"] if behavior else []) + ([f"tool:{tool}"] if tool else [])
     keys += ([f"step:{step}"] if step is not None else []) + ([reward_key(reward)] if reward is not None else [])
     samples_sha = manifest["files"][manifest["samples_file"]]["sha256"]
-    with store.open(samples_sha) as fh:
-        if len(keys) <= 1:
-            lines, total = index.page(keys[0] if keys else "all", offset, limit, fh)
-        else:
-            lines, total = index.page_filtered(keys, offset, limit, fh)
+    rows = caches.sample_rows.get(samples_sha)
+    if rows is None:
+        rows = await run_in_threadpool(_mapped_rows, request, caches, samples_sha)
+    if rows is not None:  # in memory: no I/O
+        lines, total = _page(index, keys, offset, limit, rows)
+    else:  # a remote store: read in a thread
+        lines, total = await run_in_threadpool(_read_page, request.app.state.store, samples_sha, index, keys,
+                                               offset, limit)
     # The stored lines are the rows' JSON already: joined, not decoded and encoded again.
     following = next_page(request, page, total)
     body = b'{"data":[' + b",".join(lines) + b'],"count":' + str(total).encode() + b',"offset":' + \
         str(offset).encode() + b',"next":' + orjson.dumps(following) + b"}"
     return Response(body, media_type="application/json")
+
+
+def _page(index: SampleIndex, keys: list[str], offset: int, limit: int, rows: Rows) -> tuple[list[bytes], int]:
+    if len(keys) <= 1:
+        return index.page(keys[0] if keys else "all", offset, limit, rows)
+    return index.page_filtered(keys, offset, limit, rows)
+
+
+def _read_page(store: ArtifactStore, sha256: str, index: SampleIndex, keys: list[str], offset: int,
+               limit: int) -> tuple[list[bytes], int]:
+    with store.open(sha256) as fh:
+        return _page(index, keys, offset, limit, fh)
+
+
+def _mapped_rows(request: Request, caches: RouteCaches, sha256: str) -> Rows | None:
+    """A local samples file, memory-mapped and kept (None: the store is not local, read it per page)."""
+    path = request.app.state.store.local_path(sha256)
+    if path is None:
+        return None
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        rows: Rows = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) if size else b""
+    caches.sample_rows.put(sha256, rows)
+    return rows
 
 
 def _ready_manifest(request: Request, caches: RouteCaches, dataset_id: str) -> dict:

@@ -309,3 +309,25 @@ def test_lists_show_summaries_and_the_item_its_spec(server):
     assert (row["n"], row["seed"], row["split"]) == (50, item["spec"]["seed"], item["spec"]["split"])
     # otherwise the row is the item: same files, counts and job
     assert row == {k: v for k, v in item.items() if k != "spec"}
+
+
+def test_a_listed_row_follows_delete_and_regeneration(server):
+    """Ready rows are kept encoded by (id, ready_at): a deleted version leaves the list, and the same spec
+    generated again lists its new job and ready time, not the kept row."""
+    body = {"name": "relisted", "n": 20, "seed": 5}
+    first = server.client.post("/v1/datasets", json=body, headers=server.auth("write")).json()
+    assert server.wait_job(first["job_id"])["status"] == "succeeded"
+    listed = server.client.get("/v1/datasets", params={"name": "relisted"}).json()["data"]
+    assert server.client.get("/v1/datasets", params={"name": "relisted"}).json()["data"] == listed  # kept row
+    assert [row["job_id"] for row in listed] == [first["job_id"]]
+    deleted = server.client.delete(f"/v1/datasets/{first['id']}", headers=server.auth("admin"))
+    assert deleted.status_code == 204, deleted.text
+    assert server.client.get("/v1/datasets", params={"name": "relisted"}).json() == {"data": [], "count": 0,
+                                                                                     "next": None}
+    again = server.client.post("/v1/datasets", json=body, headers=server.auth("write")).json()
+    assert again["id"] == first["id"] and again["job_id"] != first["job_id"]
+    assert server.wait_job(again["job_id"])["status"] == "succeeded"
+    (row,) = server.client.get("/v1/datasets", params={"name": "relisted"}).json()["data"]
+    item = server.client.get(f"/v1/datasets/{again['id']}").json()
+    assert row == {k: v for k, v in item.items() if k != "spec"} and row["job_id"] == again["job_id"]
+    assert row["ready_at"] != listed[0]["ready_at"]

@@ -30,8 +30,11 @@ def test_ttl_expires_entries() -> None:
 def test_forget_drops_a_deleted_version() -> None:
     caches = RouteCaches()
     caches.manifests.put("ds_1", {"files": {}})
+    caches.summaries.put(("ds_1", "2026-01-01T00:00:00+00:00"), b"{}")
+    caches.summaries.put(("ds_2", "2026-01-01T00:00:00+00:00"), b"{}")
     caches.forget("ds_1")
     assert caches.manifests.get("ds_1") is None and caches.sample_indexes.get("ds_1") is None
+    assert caches.summaries.keys() == [("ds_2", "2026-01-01T00:00:00+00:00")]
 
 
 def test_a_bound_is_required() -> None:
