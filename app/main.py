@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from app.storage import ArtifactStore
 from generators.registry import load_registry
 
 log = logging.getLogger("toolforge")
+GIL_SWITCH_INTERVAL_S = 0.001
 
 DESCRIPTION = """
 ToolForge generates verifiable tool-calling datasets (execution, clarification, refusal), trains
@@ -44,6 +46,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A thread back from a database or file call waits for the GIL up to a switch interval behind the
+        # event loop (5 ms by default) each time; a listing makes ~5 such calls. 1 ms bounds that wait.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url)
         migrate(engine)

@@ -186,7 +186,10 @@ def list_summaries(session: Session, offset: int, limit: int, status: str | None
     ready at another time); only the other rows load their spec and manifest (JSON columns, ~10 KB a row:
     decoding them was most of a listing's cost) and their job.
     """
-    # One query: the page and, in each row, the count of all matching rows (a window, before LIMIT applies).
+    # Autocommit: no BEGIN and no ROLLBACK round trips (each one a wait for the GIL under load); the one
+    # query below sees one snapshot: the page and, in each row, the count of all matching rows (a window,
+    # evaluated before LIMIT).
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     query = _filtered(select(DatasetVersion.id, DatasetVersion.status, DatasetVersion.ready_at,
                              func.count().over().label("total")), status, name, kind)
     rows = session.execute(query.order_by(DatasetVersion.created_at.desc(), DatasetVersion.id)
