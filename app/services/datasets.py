@@ -163,15 +163,6 @@ def _filtered(query, status: str | None, name: str | None, kind: str | None):  #
     return query
 
 
-def list_datasets(session: Session, offset: int, limit: int, status: str | None, name: str | None,
-                  kind: str | None) -> tuple[list[DatasetVersion], int]:
-    query = _filtered(select(DatasetVersion), status, name, kind)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(DatasetVersion.created_at.desc(), DatasetVersion.id)
-                           .offset(offset).limit(limit))
-    return list(rows), total
-
-
 class SummaryCache(Protocol):
     def get(self, key: tuple[str, str]) -> bytes | None: ...
     def put(self, key: tuple[str, str], value: bytes) -> None: ...
