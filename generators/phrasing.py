@@ -323,6 +323,8 @@ class Slot:
         before, after, drops = self.pairs[int(rng.random() * len(self.pairs))]
         if drops and said[:3] in ("on ", "at "):
             said = said[3:]  # a date says "on 14 March"; "from on 14 March" reads "from 14 March"
+        if said == "1" and after:
+            after = one_of(after)  # "for 1 people" -> "for 1 person"
         return before + said + after
 
     def _render_fields(self, value: dict[str, Any], rng: random.Random, say: Say) -> str:
@@ -349,6 +351,36 @@ class Slot:
         props = self.schema.get("properties", {})
         return _fill_said(tpl, [say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)
                                 for f in tpl.names])
+
+
+# Plural nouns a phrase puts after its value that stay plural after "1" ("1 is", "1 onwards").
+_NOT_PLURAL = frozenset({"is", "was", "has", "as", "us", "its", "this", "thus", "plus", "onwards", "yes", "less"})
+
+
+def one_of(after: str) -> str:
+    """The text after a value of 1 with its first word made singular: ``" people max"`` -> ``" person max"``.
+
+    >>> one_of(" nights in Rome"), one_of(" people"), one_of(" passes"), one_of(" stars or more"), one_of(" is fine")
+    (' night in Rome', ' person', ' pass', ' star or more', ' is fine')
+    """
+    match = _FIRST_WORD.match(after)
+    if match is None:
+        return after
+    word = match.group(1)
+    if word == "people":
+        one = "person"
+    elif word in _NOT_PLURAL or not word.endswith("s") or word.endswith("ss") or len(word) < 4:
+        return after
+    elif word.endswith("ies"):
+        one = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes")):
+        one = word[:-2]
+    else:
+        one = word[:-1]
+    return after[: match.start(1)] + one + after[match.end(1):]
+
+
+_FIRST_WORD = re.compile(r"^\s+([a-z]+)\b")
 
 
 def _fill_said(tpl: Template, said: list[str]) -> str:

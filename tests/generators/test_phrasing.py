@@ -145,6 +145,37 @@ def test_slot_rendering_of_named_values_and_objects():
     assert slot.render({"city": "Lyon"}, rng, _say) == "in Lyon"
 
 
+@pytest.mark.parametrize(("phrase", "value", "expected"), [
+    ("for {value} people", 1, "for 1 person"),
+    ("for {value} people", 2, "for 2 people"),
+    ("{value} nights in a row", 1, "1 night in a row"),
+    ("{value} passes", 1, "1 pass"),
+    ("{value} stopovers max", 1, "1 stopover max"),
+    ("at least {value} is fine", 1, "at least 1 is fine"),  # "is" is no plural
+    ("{value} onwards", 1, "1 onwards"),
+])
+def test_a_value_of_one_takes_the_singular(phrase, value, expected):
+    slot = Slot("n", {"type": "integer"}, [phrase])
+    assert slot.render(value, _Fixed(0.0), _say) == expected
+
+
+def test_reminder_texts_read_after_remind_me_to(tmp_path):
+    # Reminder values used to start "Don't forget to ..." / "Reminder: ...", so "so I don't forget to {value}"
+    # read "so I don't forget to Don't forget to send the plan".
+    import json
+    import re
+
+    from generators.pipeline import generate_dataset
+    from generators.registry import load_registry
+    from generators.spec import DatasetSpec
+
+    generate_dataset(load_registry(), DatasetSpec(n=80, seed=3, tools={"names": ["create_reminder"]}), tmp_path)
+    doubled = re.compile(r"\b(to|that|about) (Don't forget|Remember to|Reminder:|Time to)")
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    requests = [m["content"] for r in rows for m in r["prompt"] if m["role"] == "user"]
+    assert requests and not [t for t in requests if doubled.search(t)]
+
+
 BASE = {"type": "function", "function": {"name": "find_places", "description": "Find places.",
                                          "parameters": {"type": "object", "properties": PROPS,
                                                         "required": list(REQUIRED)}},
