@@ -296,16 +296,8 @@ def report(fig: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def load_figures(path: str | Path) -> dict[str, Any]:
-    """`figures` of a dataset folder (its ``samples.jsonl``) or a JSON Lines file of records.
-
-    A folder's ``stats.json``, when it lists the tools without hand-written frames, adds that list.
-
-    Args:
-        path: the folder or file.
-
-    Returns:
-        The figures.
+def load_items(path: str | Path) -> list[Item]:
+    """The measured requests (`items_from_rows`) of a dataset folder (its ``samples.jsonl``) or a JSON Lines file.
 
     Raises:
         OSError: the file cannot be read.
@@ -326,7 +318,28 @@ def load_figures(path: str | Path) -> dict[str, Any]:
                 if not isinstance(row, dict):
                     raise ValueError(f"line {i} is not a JSON object")
                 rows.append(row)
-    out = figures(items_from_rows(rows))
+    return items_from_rows(rows)
+
+
+def load_figures(path: str | Path) -> dict[str, Any]:
+    """`figures` of a dataset folder (its ``samples.jsonl``) or a JSON Lines file of records.
+
+    A folder's ``stats.json``, when it lists the tools without hand-written frames, adds that list.
+
+    Args:
+        path: the folder or file.
+
+    Returns:
+        The figures.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: a line is not a JSON object.
+    """
+    import orjson
+
+    path = Path(path)
+    out = figures(load_items(path))
     stats = path / "stats.json"
     if path.is_dir() and stats.is_file():
         known = (orjson.loads(stats.read_bytes()).get("realism") or {})

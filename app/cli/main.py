@@ -230,14 +230,38 @@ def keys_create(
 def data_stats(
     path: Annotated[Path, typer.Argument(help="A dataset folder (samples.jsonl inside) or a JSON Lines file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    nll_model: Annotated[Path | None, typer.Option(
+        "--nll-model", help="Also the mean per-token NLL of the requests under this local causal LM folder "
+        "(e.g. `toolforge base-model smollm2-135m --out DIR`; needs the training extra).")] = None,
+    nll_sample: Annotated[int, typer.Option(
+        "--nll-sample", min=1, help="Requests scored for --nll-model (evenly spaced over the file).")] = 1000,
 ) -> None:
     """How a dataset's requests read: leak rates, label style, masked diversity, skeletons per tool."""
-    from generators.realism import load_figures, report
+    from generators.realism import load_figures, load_items, report
 
     try:
         fig = load_figures(path)
     except (OSError, ValueError) as exc:
         raise fail(f"cannot read {path}: {exc}") from exc
+    if nll_model is not None:
+        if not (nll_model / "config.json").is_file():
+            raise fail(f"--nll-model {nll_model}: not a model folder (no config.json); build one with "
+                       "`toolforge base-model smollm2-135m --out DIR`")
+        try:
+            from training.evaluation.fluency import request_nll
+        except ImportError as exc:
+            raise fail(f"--nll-model needs the training extra (make install): {exc}") from exc
+        texts = [item.text for item in load_items(path) if item.tool is not None]
+        step = max(1, len(texts) // nll_sample)
+        fig["nll"] = request_nll(texts[::step][:nll_sample], nll_model)
+    if as_json:
+        typer.echo(json.dumps(fig, indent=2, sort_keys=True))
+        return
+    for label, value in report(fig):
+        typer.echo(f"{label:<56}{value}")
+    if "nll" in fig:
+        nll = fig["nll"]
+        typer.echo(f"{'mean per-token NLL (' + str(nll['n']) + ' requests, plain text)':<56}{nll['token_nll']}")
     if as_json:
         typer.echo(json.dumps(fig, indent=2, sort_keys=True))
         return

@@ -130,3 +130,11 @@ def test_smollm2_from_the_wheel_answers_a_toolforge_prompt(tmp_path: Path) -> No
     assert prompt.endswith("<|im_start|>assistant\n")
     texts = backend.generate(rows)
     assert len(texts) == 3 and all(t.strip() for t in texts), texts
+
+    # The fluency figure (`toolforge data-stats --nll-model`): a pretrained model finds a request a person
+    # would write likelier than the same words shuffled.
+    from training.evaluation.fluency import request_nll
+
+    natural = "Can you book a table for two at the Italian place near the station tomorrow at 7pm?"
+    shuffled = "table station Italian the 7pm for near tomorrow you two place book at a the Can at?"
+    assert request_nll([natural], out)["token_nll"] + 1.0 < request_nll([shuffled], out)["token_nll"]
