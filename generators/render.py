@@ -84,6 +84,9 @@ class ToolRenderer:
         self._raw_text = {name: text.encode() for name, text in self._text.items()}
         self._raw_footer = TOOLS_FOOTER.encode()
         self._cache: dict[tuple[str, ...], str] = {}
+        # Lengths in characters of the pieces, for `system_length` (a pure function of the pieces).
+        self._len_fixed = len(self.prefix) + len(TOOLS_FOOTER)
+        self._len_text = {name: len(text) for name, text in self._text.items()}
 
     def system(self, names: tuple[str, ...], today: str | None = None) -> str:
         """The system message for the tools `names`, in that order.
@@ -106,6 +109,19 @@ class ToolRenderer:
             text = self.prefix + "".join([self._text[n] for n in names]) + TOOLS_FOOTER
             self._cache[names] = text
         return text
+
+    def system_length(self, names: tuple[str, ...], today: str | None = None) -> int:
+        """``len(self.system(names, today))``, from the pieces' lengths (without building the ~10 KB text).
+
+        Args:
+            names: offered tool names, in offered order.
+            today: the current-date line (see `system`).
+
+        Returns:
+            The system message's length in characters.
+        """
+        n = self._len_fixed + sum([self._len_text[name] for name in names])
+        return n if today is None else n + len(_today_part(self._prompt_len, today))
 
     def system_fragment(self, names: tuple[str, ...], today: str | None = None) -> orjson.Fragment:
         """The system message for `names` as a ready-made JSON string (for `orjson.dumps`).

@@ -120,6 +120,19 @@ def test_prompt_characters_counts_characters_not_bytes():
     assert list(prompt_characters(_prompts())) == []
 
 
+def test_prompt_characters_of_a_chunk_match_its_batch():
+    from array import array
+
+    from generators.pipeline import ChunkBuilder, plan_chunks
+    from generators.spec import select_tools
+
+    # the pipeline counts from the samples; the counts must be the batch's, non-ASCII system prompt and dialogues too
+    spec = DatasetSpec(n=400, seed=4, system_prompt="Réponds brièvement — «merci».", multi_turn_share=0.3)
+    result = ChunkBuilder(select_tools(REGISTRY, spec), spec).build(0, plan_chunks(spec)[0])
+    assert any(len(p) > 2 for p in result.batch.column("prompt").to_pylist())
+    assert array("i", result.prompt_chars) == prompt_characters(result.batch)
+
+
 COUNT_CASES = [
     # nothing
     ([], 0),

@@ -69,6 +69,7 @@ def test_renderer_matches_system_content_and_its_json_fragment(names):
     assert orjson.dumps({"c": renderer.system_fragment(names)}) == orjson.dumps({"c": text})
     assert renderer.system(names) is text  # cached
     assert renderer.system_utf8(names) == text.encode()
+    assert renderer.system_length(names) == len(text)
 
 
 @pytest.mark.parametrize("prompt", ["Be brief. \"Quotes\" and \\ backslashes", ""])
@@ -83,3 +84,4 @@ def test_the_current_date_line_is_part_of_the_prompt_text(prompt):
     assert text == system_content(expected_prompt, [by_name[n] for n in names])
     assert orjson.dumps({"c": renderer.system_fragment(names, today)}) == orjson.dumps({"c": text})
     assert renderer.system_utf8(names, today) == text.encode()
+    assert renderer.system_length(names, today) == len(text)
