@@ -33,6 +33,11 @@ def _read_response(sock: socket.socket, data: bytes = b"") -> tuple[int, dict[st
             chunk = sock.recv(65536)
         except TimeoutError:
             break
+        except ConnectionResetError:
+            # The server closed while the client was still sending (the trickle test): its kernel answers the
+            # late bytes with a reset. The connection is closed all the same.
+            closed = True
+            break
         if not chunk:
             closed = True
             break
