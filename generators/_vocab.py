@@ -559,9 +559,8 @@ _SLOTS: dict[str, tuple[str, ...]] = {
              "book the restaurant for the anniversary", "renew the passport", "call grandma",
              "pick up the kids from practice", "drop off the parcel at the post office", "change the air filter",
              "clean out the fridge"),
-    # Empty: a reminder's text is the task itself ("send the vendor quote to HR"). Slot phrases say it after
-    # "remind me to" / "so I don't forget to"; a value "Don't forget to ..." read "remind me to Don't forget to ...".
-    "task_pre": ("",),
+    # A reminder's text is the task itself ("send the vendor quote to HR"): slot phrases say it after "remind me
+    # to" / "so I don't forget to", so a value "Don't forget to ..." read "remind me to Don't forget to ...".
     "task_tail": ("", " on the way home", " after work", " while I'm out", " if I haven't already"),
     "status": ("In a meeting", "Out sick", "Commuting", "On vacation", "Working remotely", "At the dentist",
                "Out for lunch", "Heads down, slow to reply", "At a conference", "On a flight", "Parental leave",
@@ -705,7 +704,7 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
     "incident_title": ("{service} {symptom}", "{service} {symptom} in production"),
     "subject": ("{subject_form}", "Re: {subject_form}", "Fwd: {subject_form}"),
     "event_title": ("{event_kind} {event_for}",),
-    "reminder": ("{task_pre}{task}{task_tail}",),
+    "reminder": ("{task}{task_tail}",),
     "status_text": ("{status}{status_tail}",),
     "expense_description": ("{expense}{expense_tail}", "{expense_ctx}"),
     "event_description": ("{agenda}",),

@@ -296,6 +296,8 @@ def report(fig: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     if "tools_without_frames" in fig:
         rows.append(("tools without hand-written frames", str(len(fig["tools_without_frames"]))))
+    if "nll" in fig:  # `toolforge data-stats --nll-model` (training.evaluation.fluency)
+        rows.append((f"mean per-token NLL ({fig['nll']['n']} requests, plain text)", str(fig["nll"]["token_nll"])))
     return rows
 
 

@@ -259,14 +259,6 @@ def data_stats(
         return
     for label, value in report(fig):
         typer.echo(f"{label:<56}{value}")
-    if "nll" in fig:
-        nll = fig["nll"]
-        typer.echo(f"{'mean per-token NLL (' + str(nll['n']) + ' requests, plain text)':<56}{nll['token_nll']}")
-    if as_json:
-        typer.echo(json.dumps(fig, indent=2, sort_keys=True))
-        return
-    for label, value in report(fig):
-        typer.echo(f"{label:<56}{value}")
     if fig.get("tools_without_frames"):
         typer.echo(f"warning: {', '.join(fig['tools_without_frames'])}: {fig.get('warning', '')}")
 

@@ -102,6 +102,7 @@ def test_data_stats_command(tmp_path):
     result = runner.invoke(app, ["data-stats", str(tmp_path / "ds")])
     assert result.exit_code == 0, result.output
     assert "names the target tool" in result.output and "masked distinct-3-gram" in result.output
+    assert result.output.count("names the target tool") == 1  # the table once
     assert "warning" not in result.output
     # a JSON Lines file, as JSON: the same figures as stats.json
     result = runner.invoke(app, ["data-stats", str(tmp_path / "ds" / "samples.jsonl"), "--json"])

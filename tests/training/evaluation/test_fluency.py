@@ -49,5 +49,10 @@ def test_data_stats_prints_the_nll_of_the_requests(tiny_model: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     fig = json.loads(result.output[result.output.index("{"):])
     assert fig["nll"]["n"] == 10 and fig["nll"]["token_nll"] > 0  # execution + clarification requests only
+    result = runner.invoke(app, ["data-stats", str(tmp_path / "ds"), "--nll-model", str(tiny_model),
+                                 "--nll-sample", "10"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("mean per-token NLL (10 requests") == 1
+    assert result.output.count("names the target tool") == 1
     result = runner.invoke(app, ["data-stats", str(tmp_path / "ds"), "--nll-model", str(tmp_path)])
     assert result.exit_code == 1 and "not a model folder" in result.output
