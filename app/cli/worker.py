@@ -77,6 +77,8 @@ def sft(
     learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 1e-4,
     batch_size: Annotated[int, typer.Option(help="Per-device batch size.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    group_by_length: Annotated[bool, typer.Option(
+        help="Batch rows of similar token length together (less padding computed).")] = False,
 ) -> None:
     """SFT warm start on the dataset's reference answers (tool call, clarifying question, decline)."""
     from generators.records import read_jsonl
@@ -99,7 +101,7 @@ def sft(
         raise typer.Exit(1)
     gpu = _cuda_available()
     run_sft(model, rows, out, max_steps=steps, learning_rate=learning_rate, batch_size=batch_size,
-            use_cpu=not gpu, bf16=gpu, seed=seed)
+            use_cpu=not gpu, bf16=gpu, seed=seed, group_by_length=group_by_length)
     typer.echo(f"saved the SFT model to {out}")
 
 

@@ -207,8 +207,10 @@ def run_sft(
     lora: Any = None,
     max_length: int | None = None,
     template: str = "qwen2_5",
+    group_by_length: bool = False,
     on_log: Callable[[dict[str, float]], None] | None = None,
     on_fit: Callable[[LengthFit], None] | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> Path:
     """Fine-tune `model_path` on the reference answers of `rows` with TRL's ``SFTTrainer``; save to `out_dir`.
 
@@ -227,8 +229,13 @@ def run_sft(
             whose prompt alone reaches it is dropped by TRL, a longer answer is cut: both are counted and warned.
         template: how the offered tools are written into the prompt (``training.prompts``); recorded in the
             saved folder.
+        group_by_length: batch rows of similar token length together (transformers' ``LengthGroupedSampler``:
+            sorted within random megabatches of 50 batches, batches in random order). With random batches of 4
+            about 28% of the tokens a step computes are padding on ToolForge rows of 200-940 tokens; grouped,
+            about 1%.
         on_log: called with each logged metrics dict (loss, learning rate...).
         on_fit: called once with the measured ``LengthFit`` before training.
+        callbacks: more ``transformers.TrainerCallback`` objects for the trainer.
 
     Returns:
         `out_dir`, holding a full model (adapters merged) and the tokenizer.
@@ -270,9 +277,10 @@ def run_sft(
         report_to="none",
         completion_only_loss=True,
         disable_tqdm=True,
+        train_sampling_strategy="group_by_length" if group_by_length else "random",
     )
 
-    callbacks = []
+    callbacks = list(callbacks)
     if on_log is not None:
 
         class _Forward(TrainerCallback):

@@ -177,7 +177,8 @@ def _train_job(job: dict[str, Any], cfg: TrainingConfig, opts: WorkerOptions, cl
             run_sft(cfg.base_model, rows, local_sft, max_steps=cfg.sft_warmup_steps,
                     learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
                     use_cpu=bool(cfg.use_cpu), bf16=bool(cfg.bf16), seed=cfg.seed, lora=lora_config(cfg),
-                    template=cfg.prompt_template, on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps, tracker))
+                    template=cfg.prompt_template, group_by_length=cfg.sft_group_by_length,
+                    on_log=_sft_progress(heartbeat, cfg.sft_warmup_steps, tracker))
             if is_main:
                 upload_dir(local_sft, sft_uri)
         model_path = local_sft
