@@ -173,6 +173,7 @@ NUMBER_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = tuple(
         ("percent", "percent percentage pct", ()),
         ("salary", "salary income", ()),
         ("duration", "minutes seconds hours days nights duration timeout delay", ()),
+        ("level", "level effort priority", ()),  # before money: a "price level" is 1-4, not an amount
         ("money", "amount price cost total budget salary fee balance payment fare spend revenue", ()),
         ("latitude", "lat latitude", ()),
         ("longitude", "lon lng longitude", ()),
@@ -187,7 +188,6 @@ NUMBER_RULES: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = tuple(
         ("page", "page", ()),
         ("distance", "distance km miles radius meters", ()),
         ("weight", "grams kg weight calories", ()),
-        ("level", "level effort priority", ()),
         ("count", "count quantity qty number num guests passengers adults children infants rooms servings "
          "seats tickets replicas size limit results suggestions lines passes times stops people party gb",
          ()),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from generators import dates, direct, refusals, templates
-from generators.phrasing import Slot, ToolPhrasing, has_words, names_mentioned, value_key
+from generators.phrasing import Slot, ToolPhrasing, has_words, names_mentioned, said_once, value_key
 from generators.realism import LeakCheck
 from generators.registry import Tool
 from generators.surface import mentions, normalize_text, surface
@@ -401,6 +401,8 @@ class Generator:
         head = a.text.rstrip()
         if joiner[1:2].isupper() and head[-1:].isalnum():
             head += "."  # a capitalised joiner ("While you're at it") starts a new sentence
+        elif joiner[1:2].islower() and head[-1:] in ".?!":
+            joiner = " " + joiner[1].upper() + joiner[2:]  # after a full stop: "... in US. And then ..."
         text = head + joiner + (b.text[:1].lower() + b.text[1:] if joiner[-1] == " " else b.text)
         offered = list(a.offered)
         if second.name not in offered:
@@ -436,7 +438,8 @@ class Generator:
         tool = self.by_name[ask.tool or ""]
         slots = self.phrasing[tool.name].slots
         say = self._say(rng, ask.args, now)
-        phrases = [slots[p].render(ask.args[p], rng, say) for p in ask.missing]
+        phrases = [t for t in said_once([slots[p].render(ask.args[p], rng, say) for p in ask.missing], ask.missing,
+                                        ask.args) if t]
         body = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
         answer = _pick(rng, ANSWER_FRAMES).replace("{answer}", body).replace("{Answer}", capitalise(body))
         question = clarifying_question(ask.missing, rng)

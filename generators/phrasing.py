@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from generators import _vocab as vocab
+
 # say(value, schema, name) -> the value as a person writes it (generators.surface.surface, bound per sample)
 Say = Callable[[Any, dict[str, Any], str], str]
 
@@ -59,11 +61,10 @@ class Template:
     def fill(self, texts: Sequence[str]) -> str:
         """The text with ``texts[i]`` at placeholder ``i``."""
         lits = self.literals
-        out = [lits[0]]
+        out = lits[0]
         for text, lit in zip(texts, lits[1:], strict=True):
-            out.append(text)
-            out.append(lit)
-        return "".join(out)
+            out = glue(glue(out, text, sentence_start=True), lit)
+        return out
 
 
 def split_template(text: str) -> tuple[tuple[str, ...], tuple[str, ...]] | str:
@@ -100,6 +101,48 @@ def value_key(value: Any) -> str:
     if t is bool:
         return "true" if value else "false"
     return json.dumps(value)
+
+
+# --- joining a text and the next piece -------------------------------------------------------------
+
+_LAST_WORD = re.compile(r"([A-Za-z]+)(\s*)$")
+_FIRST_WORD_ANY = re.compile(r"^(\s*)([A-Za-z]+)\b")
+_SENTENCE_END = re.compile(r"[.!?]\s+$")
+# Doubled words a join may legitimately make ("that that" is rare in requests, but it is English).
+_DOUBLE_OK = frozenset(("that", "had"))
+
+
+def glue(left: str, right: str, *, sentence_start: bool = False) -> str:
+    """`left` + `right`, without a word doubled across the join, the literal's copy dropped.
+
+    A frame or phrase literal that ends with the word a slot text starts with ("coming in " + "in six days")
+    loses its word; a literal that starts with the word a value ends with ("inventory-service" + " service")
+    loses it too. Which side is a literal: the side with the whitespace at the join. With `sentence_start`,
+    a text after ". " starts with a capital ("... on the 30th. With wifi").
+
+    >>> glue("coming in ", "in six days"), glue("our inventory-service", " service on staging")
+    ('coming in six days', 'our inventory-service on staging')
+    >>> glue("on the 30th. ", "with wifi", sentence_start=True)
+    'on the 30th. With wifi'
+    """
+    if not left or not right:
+        return left + right
+    a = _LAST_WORD.search(left)
+    b = _FIRST_WORD_ANY.match(right)
+    if a is not None and b is not None and (a.group(2) or b.group(1)) and a.group(1).lower() == b.group(2).lower() \
+            and a.group(1).lower() not in _DOUBLE_OK:
+        if a.group(2):  # the left text is the literal ("... in "): drop its word
+            word = a.group(1)
+            left = left[: a.start(1)]
+            if word[:1].isupper() and right[:1].islower():
+                right = right[:1].upper() + right[1:]
+        else:  # the right text is the literal (" service ..."): drop its word
+            right = right[b.end(2):]
+    if sentence_start and right[:1].islower() and _SENTENCE_END.search(left):
+        first = right.split(" ", 1)[0]
+        if "@" not in first and "://" not in first:
+            right = right[:1].upper() + right[1:]
+    return left + right
 
 
 # --- validation of x-frames / x-slots -------------------------------------------------------------
@@ -320,12 +363,27 @@ class Slot:
             return self._render_fields(value, rng, say)
         else:
             said = say(value, self.schema, self.name)
-        before, after, drops = self.pairs[int(rng.random() * len(self.pairs))]
+        i = int(rng.random() * len(self.pairs))
+        before, after, drops = self.pairs[i]
+        if type(value) in (int, float) and value > 5 and _SMALL.search(before + after):
+            # "a handful, say 46": a phrase for a few things only says a few; the next phrase says more
+            big = [p for p in self.pairs if not _SMALL.search(p[0] + p[1])]
+            if big:
+                before, after, drops = big[i % len(big)]
         if drops and said[:3] in ("on ", "at "):
             said = said[3:]  # a date says "on 14 March"; "from on 14 March" reads "from 14 March"
-        if said == "1" and after:
+        if after[:7] == " times " or after == " times":
+            # "1 times a day" -> "once a day", "2 times" -> "twice"
+            word = _TIMES.get(said)
+            if word is not None:
+                said, after = word, after[6:]
+        elif said == "1" and after:
             after = one_of(after)  # "for 1 people" -> "for 1 person"
-        return before + said + after
+        if before[-3:] == "at " and said in _CITIES:
+            before = before[:-3] + "in "  # "taking place in Brussels", "held in Dubai"; "at" is for a room
+        if type(value) is str and said is value and _FREE_TEXT.search(said) and before[-1:] != '"':
+            said = f'"{said}"'  # a sentence mid-request: quoted, its own "." not followed by the frame's text
+        return glue(glue(before, said), after)
 
     def _render_fields(self, value: dict[str, Any], rng: random.Random, say: Say) -> str:
         # Phrases with {value.FIELD}: one whose fields the value has and that says all of it.
@@ -352,6 +410,13 @@ class Slot:
         return _fill_said(tpl, [say(value, self.schema, self.name) if f == "" else say(value[f], props.get(f, {}), f)
                                 for f in tpl.names])
 
+
+# Phrases only for small numbers ("a handful, say 4").
+_SMALL = re.compile(r"\b(handful|a few|a couple)\b")
+_TIMES = {"1": "once", "one": "once", "2": "twice", "two": "twice", "3": "three times"}
+# A free-text value that is a sentence: it ends with its own punctuation, or holds two sentences.
+_FREE_TEXT = re.compile(r"^\S+ \S+ .*(?:\w[.!?]$|[a-z]{2}[.!?] [A-Z])")
+_CITIES = frozenset(vocab.CITIES) | frozenset(row[0] for row in vocab.LOCATIONS)
 
 # Plural nouns a phrase puts after its value that stay plural after "1" ("1 is", "1 onwards").
 _NOT_PLURAL = frozenset({"is", "was", "has", "as", "us", "its", "this", "thus", "plus", "onwards", "yes", "less"})
@@ -539,6 +604,26 @@ def action_candidates(description: str) -> list[str]:
     return [c for c in out if c]
 
 
+_LINKS = {"of": "for", "for": "for", "from": "from", "in": "in", "on": "on", "to": "to", "with": "with",
+          "about": "about", "by": "by"}
+
+
+def action_link(description: str, action: str) -> str:
+    """The preposition the description puts after the verb phrase's last word ("of" reads "for"), or "".
+
+    >>> action_link("Fetch recent log lines of a service, filtered by level.", "fetch recent log lines")
+    'for'
+    """
+    from generators.templates import action_phrase
+
+    words = re.split(r"[,;:.!?]", re.sub(r"\([^)]*\)", " ", action_phrase(description)), maxsplit=1)[0].lower().split()
+    last = action.split()[-1] if action.split() else ""
+    for i, w in enumerate(words[:-1]):
+        if w == last:
+            return _LINKS.get(words[i + 1], "")
+    return ""
+
+
 class Frame:
     """One compiled request frame."""
 
@@ -587,6 +672,7 @@ class ToolPhrasing:
         self._exec_weights: dict[frozenset[str], tuple[tuple[Frame, ...], list[int]]] = {}
         candidates = action_candidates(description)
         self.action = next((a for a in candidates if safe(a) and safe(f"can you {a}")), "do this")
+        self.link = action_link(description, self.action)
         generic = []
         for i, text in enumerate(GENERIC_FRAMES):
             filled = text.replace("{action}", self.action).replace("{Action}", self.action[:1].upper() +
@@ -655,7 +741,9 @@ class ToolPhrasing:
         if frame is None:
             order = _shuffled(list(args), rng)
             fid, head, tail = self.generic[int(rng.random() * len(self.generic))]
-            phrases = [slots[p].render(args[p], rng, say) for p in order]
+            phrases = said_once([slots[p].render(args[p], rng, say) for p in order], order, args)
+            if phrases and self.link and _BARE_NOUN.match(phrases[0]):
+                phrases[0] = f"{self.link} {phrases[0]}"  # "fetch recent log lines for the X service"
             body = _join_addons(phrases, rng)
             if not body:
                 rest = tail.lstrip(" ,")
@@ -665,16 +753,50 @@ class ToolPhrasing:
                 text = head + body + tail
             return _style(text, rng, head), fid
         tpl = frame.template
-        text = tpl.fill([slots[p].render(args[p], rng, say) for p in tpl.names])
+        names = tpl.names
+        said = [slots[p].render(args[p], rng, say) for p in names]
         rest = [p for p in args if p not in frame.params]
-        if rest:
-            if len(rest) > 1:
-                rest = _shuffled(rest, rng)
-            text = _add_on(text, _join_addons([slots[p].render(args[p], rng, say) for p in rest], rng), rng)
+        if rest and len(rest) > 1:
+            rest = _shuffled(rest, rng)
+        more = [slots[p].render(args[p], rng, say) for p in rest]
+        if _CURRENCY_PARAMS & args.keys():
+            both = said_once(said + more, [*names, *rest], args)
+            said, more = both[: len(said)], [t for t in both[len(said):] if t]
+        text = tpl.fill(said)
+        if "" in said:
+            text = _tidy_gap(text)
+        if more:
+            text = _add_on(text, _join_addons(more, rng), rng)
         return _style(text, rng, tpl.literals[0]), frame.id
 
 
 _PERMUTATIONS = tuple(tuple(itertools.permutations(range(m))) for m in range(1, 7))
+_CURRENCY_PARAMS = frozenset(("currency", "currency_code"))
+_CODE = re.compile(r"^[A-Z]{3}$")
+# A slot text that is a bare noun phrase ("the auth-service service"): after a generic verb phrase it
+# needs the description's preposition.
+_BARE_NOUN = re.compile(r"^(the|our|my|a|an|this|these|those|all)\s", re.I)
+_GAP = re.compile(r" {2,}| +(?=[,.?!])|(?<=,) *,|^[ ,]+|[ ,]+$")
+
+
+def said_once(texts: list[str], params: Sequence[str], args: Mapping[str, Any]) -> list[str]:
+    """`texts` (one per parameter in `params`), the currency's made empty when another text already says it."""
+    # The currency slot is left out when the amount already says the code ("366.73 SEK", not "... in SEK").
+    out = texts
+    for i, p in enumerate(params):
+        value = args.get(p)
+        if p in _CURRENCY_PARAMS and type(value) is str and _CODE.match(value):
+            symbol = vocab.CURRENCY_SYMBOLS.get(value)
+            code = re.compile(rf"(?<![A-Za-z]){value}(?![A-Za-z])" + (rf"|{re.escape(symbol)}\d" if symbol else ""))
+            if any(j != i and code.search(t) for j, t in enumerate(texts)):
+                out = list(out)
+                out[i] = ""
+    return out
+
+
+def _tidy_gap(text: str) -> str:
+    # A frame with an empty slot: no double space, no space or doubled comma before punctuation.
+    return _GAP.sub(lambda m: " " if m.group(0).startswith("  ") else "", text)
 
 
 def _shuffled(items: list[str], rng: random.Random) -> list[str]:
@@ -699,6 +821,11 @@ def _join_addons(phrases: list[str], rng: random.Random) -> str:
     return ", ".join(phrases)
 
 
+# A polite word or phrase ending a sentence ("check the air quality please", "..., thanks").
+_POLITE_TAIL = re.compile(r",?\s+(?:please|pls|plz|thanks|thx|thank you|"
+                          r"cheers)$", re.I)
+
+
 def _add_on(text: str, addon: str, rng: random.Random) -> str:
     # Before the sentence's final punctuation ("any cafe in Oslo, within 500 metres?"), or after it.
     body = text.rstrip()
@@ -706,12 +833,24 @@ def _add_on(text: str, addon: str, rng: random.Random) -> str:
     while body and body[-1] in ".?!":
         end = body[-1] + end
         body = body[:-1]
+    # A polite tail ("..., please") stays last: the add-on goes before it.
+    polite = _POLITE_TAIL.search(body)
+    tail = ""
+    if polite is not None and polite.start() > 0:
+        tail = body[polite.start():]
+        body = body[: polite.start()]
     r = rng.random()
     if r < 0.8 or not end:
         joiner = ADDON_JOINERS[int(rng.random() * len(ADDON_JOINERS))]
-        if addon.startswith("and ") and joiner == ", and ":
+        # ", and" joins a last item to a list: with nothing listed before it, a comma
+        if joiner == ", and " and (addon.startswith("and ") or "," not in body):
             joiner = ", "
-        return body + joiner + addon + end
+        if tail and joiner == " ":
+            joiner = ", "
+        if _POLITE_TAIL.search(addon):
+            tail = ""  # the add-on says its own "please"
+        return glue(body, joiner + addon) + (", " + tail.lstrip(", ") if tail else "") + end
+    body += tail
     if r < 0.9:
         return f"{body}{end} {addon[:1].upper()}{addon[1:]}."
     return f"{body} ({addon}){end}"

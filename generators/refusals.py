@@ -525,7 +525,12 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
 
 
 def _frame(frame: str, act: str) -> str:
-    return frame.replace("{Act}", act[:1].upper() + act[1:]).replace("{act}", act)
+    text = frame.replace("{Act}", act[:1].upper() + act[1:]).replace("{act}", act)
+    # an act that asks ("how's the game going?") keeps its own "?": no "??", "?." or "?," after it
+    return _AFTER_QUESTION.sub("?", text) if "?" in act else text
+
+
+_AFTER_QUESTION = re.compile(r"\?[?.,!]+")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?([zZ]|[+-]\d{2}:?\d{2})?$")
 # Numbers in free text: "1,500.00", "-3", "42.5". Digits glued to - / : belong to dates, times and
 # ids ("2026-03-14", "3:30", "ORD-12345"), not to a number the user gave.
 _NUMBER = re.compile(r"(?<![\w.\-/:])(-?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d\-/:]|\.\d)")
+_ONCE = re.compile(r"\b(once|twice)(?= (?:a|an|per|every|each|daily|weekly)\b)")
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(vocab.NUMBER_WORDS) + r")\b")
 _SNAKE = re.compile(r"^[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+$")  # in_person reads as "in person"; "_" stays "_"
 _UTC = ("z", "+00:00", "+0000", "-00:00")
@@ -199,6 +200,9 @@ def surface(
 
 
 _QUANTITY_FIELDS = frozenset(("quantity", "qty", "count", "portions", "units"))
+# Counted people of an object, said before their noun ("2 adults", "1 child", "no infants").
+_PEOPLE = {"adults": "adult", "children": "child", "infants": "infant", "guests": "guest", "seniors": "senior",
+           "students": "student", "passengers": "passenger", "kids": "kid", "youths": "youth"}
 
 
 def _surface_object(
@@ -222,6 +226,8 @@ def _surface_object(
             rest.append(f"{text}%")
         elif k in _QUANTITY_FIELDS and type(v) is int:
             qty = f"{text} x "
+        elif k in _PEOPLE and type(v) is int:
+            rest.append(f"no {k}" if v == 0 else f"{text} {_PEOPLE[k] if v == 1 else k}")
         elif type(v) is str and " " in v.strip():
             rest.append(f"({text})")
         else:
@@ -349,6 +355,7 @@ def _numbers_in(norm: str) -> frozenset[float]:
         return _numbers_memo[1]
     found = {float(sign + digits.replace(",", "") + frac) for sign, digits, frac in _NUMBER.findall(norm)}
     found.update(float(vocab.NUMBER_WORDS.index(w)) for w in _NUMBER_WORD.findall(norm))
+    found.update(1.0 if w == "once" else 2.0 for w in _ONCE.findall(norm))  # "once a day", "twice daily"
     numbers = frozenset(found)
     _numbers_memo[:] = [norm, numbers]
     return numbers
@@ -475,6 +482,8 @@ def mentions(
     if t is str:
         return _str_mentioned(norm, value, now)
     if t is int or t is float:
+        if value == 0 and name and _has(norm, "no " + humanize(name)):
+            return True  # "no children"
         return float(value) in _numbers_in(norm)
     if t is bool:
         return _bool_mentioned(norm, value, name)
@@ -506,6 +515,9 @@ def _str_mentioned(norm: str, value: str, now: dt.datetime | None = None) -> boo
         return True
     if "_" in low and _has(norm, low.replace("_", " ")):
         return True
+    symbol = vocab.CURRENCY_SYMBOLS.get(value)
+    if symbol is not None and re.search(re.escape(symbol) + r"\d", norm):
+        return True  # "$42.50" says the call's USD (`surface` writes a symbol only for the call's currency)
     if value[4:5] != "-" and value[2:3] != ":" and value[1:2] != ":":
         return False
     if len(value) == 10 and _date_entry(value) is not None:

@@ -281,3 +281,95 @@ def test_no_doubled_and_and_no_second_greeting():
         # an add-on with its own "and" is not joined by another; a frame that greets gets no opener
         assert "and and" not in text
         assert text.lower().startswith("hi, any")
+
+
+# --- splices: each class of ungrammatical join, counted on seed-1 requests ----------------------------
+
+SPLICES = {
+    # "one times every day" -> "once a day"
+    "frequency": r"\b(one|two|1|2) times\b",
+    # an event in a city is "in Brussels", not "at Brussels"
+    "at_city": r"\b(taking place|held|over) at (Brussels|Dubai|Osaka|Nairobi|Jakarta|Paris|London|Tokyo|Berlin)\b",
+    # a kind noun after a value that already ends with it
+    "service_service": r"service service\b",
+    # a generic frame's verb phrase straight into a noun phrase
+    "missing_preposition": r"\blog lines (the|our)\b",
+    # a polite tail with more add-ons after it
+    "please_mid_list": r"\bplease, and (on|in|at|with|somewhere|for)\b",
+    # a word doubled by a join
+    "doubled_word": r"\b(?!(?:that|had)\b)(\w+) \1\b",
+    # the currency said again after an amount that carries it
+    "currency_twice": r"\b([A-Z]{3})\b[^.?!]{0,25}\b\1\b|[$€£¥][\d.,]+[^.?!]{0,25}\b(USD|EUR|GBP|JPY)\b",
+    # counts of people after their noun, or zero counts said as numbers
+    "people_counts": r"\badults (one|\d)|\bchildren (0|zero)\b|\b(0|zero) children\b|\b1 adults\b",
+    # a price level as money, "a handful" of many
+    "level_handful": r"\b\d+\.00 dollar signs|\bhandful, say ([6-9]|\d\d)",
+    # a sentence's own punctuation followed by more punctuation or words of the frame
+    "punct_after_value": r"[.!?][.!?,]|[a-z]\. (and|with|to|in|plus)\b",
+    # ", and" with nothing before it to join to
+    "lonely_and": r"^[^,]{0,40}, and (on|in|at|for|from) ",
+}
+
+
+@pytest.fixture(scope="module")
+def seed1_requests(tmp_path_factory):
+    import json
+
+    from generators.pipeline import generate_dataset
+    from generators.registry import load_registry
+    from generators.spec import DatasetSpec
+
+    out = tmp_path_factory.mktemp("seed1")
+    generate_dataset(load_registry(), DatasetSpec(n=3000, seed=1), out)
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    # (request, the call's arguments as JSON): a value may hold a doubled word itself; that is no splice
+    return [([m["content"] for m in r["prompt"] if m["role"] == "user"][-1], json.dumps(r["reward_model"]))
+            for r in rows]
+
+
+@pytest.mark.parametrize("kind", list(SPLICES))
+def test_no_splices_in_seed1_requests(seed1_requests, kind):
+    import re
+
+    pattern = re.compile(SPLICES[kind], re.I if kind not in ("currency_twice", "punct_after_value") else 0)
+    bad = [t for t, args in seed1_requests if (m := pattern.search(t)) and m.group(0) not in args]
+    assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize(("left", "right", "expected"), [
+    ("coming in ", "in six days", "coming in six days"),
+    ("tail the auth-service", " service on prod", "tail the auth-service on prod"),
+    ("refill Rx ", "RX-123", "refill RX-123"),
+    ("on the 30th. ", "with wifi", "on the 30th. With wifi"),
+    ("send to ", "bob@x.io", "send to bob@x.io"),
+])
+def test_glue_drops_the_literal_copy_of_a_doubled_word(left, right, expected):
+    from generators.phrasing import glue
+
+    assert glue(left, right, sentence_start=True) == expected
+
+
+def test_frequency_and_people_phrasing():
+    import datetime as dt
+
+    from generators.surface import mentions
+
+    slot = Slot("times_per_day", {"type": "integer"}, ["{value} times a day"])
+    assert [slot.render(n, _Fixed(0.0), _say) for n in (1, 2, 3, 4)] == [
+        "once a day", "twice a day", "three times a day", "4 times a day"]
+    assert mentions("remind me once a day", 1) and mentions("twice daily", 2) and not mentions("once it's done", 1)
+    pax = {"type": "object", "properties": {k: {"type": "integer"} for k in ("adults", "children")}}
+    text = surface({"adults": 1, "children": 0}, pax, "passengers", random.Random(0), now=dt.datetime(2026, 3, 5))
+    assert text in ("1 adult and no children", "one adult and no children"), text
+    assert mentions(f"for {text}", {"adults": 1, "children": 0}, pax)
+
+
+def test_small_number_phrases_and_quoted_notes():
+    slot = Slot("max_results", {"type": "integer"}, ["a handful, say {value}", "top {value}"])
+    assert slot.render(4, _Fixed(0.0), _say) == "a handful, say 4"
+    assert slot.render(40, _Fixed(0.0), _say) == "top 40"
+    notes = Slot("notes", {"type": "string"}, ["with notes saying {value}", 'saying "{value}"'])
+    assert notes.render("Quick sync with the Berlin office.", _Fixed(0.0), _say) == \
+        'with notes saying "Quick sync with the Berlin office."'
+    assert notes.render("Quick sync with the Berlin office.", _Fixed(0.9), _say) == \
+        'saying "Quick sync with the Berlin office."'
