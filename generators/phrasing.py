@@ -107,9 +107,22 @@ def value_key(value: Any) -> str:
 
 _LAST_WORD = re.compile(r"([A-Za-z]+)(\s*)$")
 _FIRST_WORD_ANY = re.compile(r"^(\s*)([A-Za-z]+)\b")
-_SENTENCE_END = re.compile(r"[.!?]\s+$")
+_TAIL = 48  # _last_word reads this many characters from the end of a text
 # Doubled words a join may legitimately make ("that that" is rare in requests, but it is English).
 _DOUBLE_OK = frozenset(("that", "had"))
+
+
+def _last_word(text: str) -> re.Match[str] | None:
+    """``_LAST_WORD.search(text)``, reading only the end of a long text (a frame grows as it is filled)."""
+    start = len(text) - _TAIL
+    if start <= 0:
+        return _LAST_WORD.search(text)
+    m = _LAST_WORD.search(text, start)
+    if m is None:  # no word at the end, unless the window is all whitespace after one
+        return _LAST_WORD.search(text) if text[start:].isspace() else None
+    if m.start() == start and text[start - 1].isascii() and text[start - 1].isalpha():
+        return _LAST_WORD.search(text)  # the word goes on before the window
+    return m
 
 
 def glue(left: str, right: str, *, sentence_start: bool = False) -> str:
@@ -127,21 +140,24 @@ def glue(left: str, right: str, *, sentence_start: bool = False) -> str:
     """
     if not left or not right:
         return left + right
-    a = _LAST_WORD.search(left)
-    b = _FIRST_WORD_ANY.match(right)
-    if a is not None and b is not None and (a.group(2) or b.group(1)) and a.group(1).lower() == b.group(2).lower() \
-            and a.group(1).lower() not in _DOUBLE_OK:
-        if a.group(2):  # the left text is the literal ("... in "): drop its word
-            word = a.group(1)
-            left = left[: a.start(1)]
-            if word[:1].isupper() and right[:1].islower():
+    # A doubled word needs whitespace at the join (the literal's side): most joins have none to check.
+    if left[-1].isspace() or right[0].isspace():
+        a = _last_word(left)
+        b = _FIRST_WORD_ANY.match(right) if a is not None else None
+        if b is not None and a.group(1).lower() == b.group(2).lower() and a.group(1).lower() not in _DOUBLE_OK:
+            if a.group(2):  # the left text is the literal ("... in "): drop its word
+                word = a.group(1)
+                left = left[: a.start(1)]
+                if word[:1].isupper() and right[:1].islower():
+                    right = right[:1].upper() + right[1:]
+            else:  # the right text is the literal (" service ..."): drop its word
+                right = right[b.end(2):]
+    if sentence_start and right[:1].islower():
+        body = left.rstrip()  # left ends with ". " / "! " / "? " (r"[.!?]\s+$")
+        if len(body) < len(left) and body[-1:] in (".", "!", "?"):
+            first = right.split(" ", 1)[0]
+            if "@" not in first and "://" not in first:
                 right = right[:1].upper() + right[1:]
-        else:  # the right text is the literal (" service ..."): drop its word
-            right = right[b.end(2):]
-    if sentence_start and right[:1].islower() and _SENTENCE_END.search(left):
-        first = right.split(" ", 1)[0]
-        if "@" not in first and "://" not in first:
-            right = right[:1].upper() + right[1:]
     return left + right
 
 
@@ -303,7 +319,7 @@ class Slot:
     """
 
     __slots__ = ("name", "schema", "phrases", "pairs", "field_phrases", "values", "value_names", "item_schema",
-                 "is_array", "fields", "composed_fields")
+                 "is_array", "fields", "composed_fields", "small", "big")
 
     def __init__(self, name: str, schema: dict[str, Any], spec: Any = None):
         self.name = name
@@ -346,6 +362,9 @@ class Slot:
                            for p in self.phrases if p.names == ("",))
         if not self.pairs:
             self.pairs = (("", "", False),)
+        # Phrases for a few things ("a handful, say 4") and the ones a larger number takes instead.
+        self.small = tuple(_SMALL.search(b + a) is not None for b, a, _ in self.pairs)
+        self.big = tuple(p for p, small in zip(self.pairs, self.small, strict=True) if not small)
 
     def render(self, value: Any, rng: random.Random, say: Say) -> str:
         """The parameter mentioned with `value`, e.g. ``"within 1500 metres"`` or ``"by bike"``."""
@@ -365,11 +384,9 @@ class Slot:
             said = say(value, self.schema, self.name)
         i = int(rng.random() * len(self.pairs))
         before, after, drops = self.pairs[i]
-        if type(value) in (int, float) and value > 5 and _SMALL.search(before + after):
+        if self.small[i] and type(value) in (int, float) and value > 5 and self.big:
             # "a handful, say 46": a phrase for a few things only says a few; the next phrase says more
-            big = [p for p in self.pairs if not _SMALL.search(p[0] + p[1])]
-            if big:
-                before, after, drops = big[i % len(big)]
+            before, after, drops = self.big[i % len(self.big)]
         if drops and said[:3] in ("on ", "at "):
             said = said[3:]  # a date says "on 14 March"; "from on 14 March" reads "from 14 March"
         if after[:7] == " times " or after == " times":
@@ -381,7 +398,8 @@ class Slot:
             after = one_of(after)  # "for 1 people" -> "for 1 person"
         if before[-3:] == "at " and said in _CITIES:
             before = before[:-3] + "in "  # "taking place in Brussels", "held in Dubai"; "at" is for a room
-        if type(value) is str and said is value and _FREE_TEXT.search(said) and before[-1:] != '"':
+        if (type(value) is str and said is value and said.count(" ") > 1 and _FREE_TEXT.search(said)
+                and before[-1:] != '"'):
             said = f'"{said}"'  # a sentence mid-request: quoted, its own "." not followed by the frame's text
         return glue(glue(before, said), after)
 

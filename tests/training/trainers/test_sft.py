@@ -15,7 +15,14 @@ from transformers import AutoTokenizer, TrainerCallback  # noqa: E402
 from generators.pipeline import generate_dataset  # noqa: E402
 from generators.registry import DEFAULT_TOOLS_DIR, load_registry  # noqa: E402
 from generators.spec import DatasetSpec  # noqa: E402
-from training.trainers.sft import LengthFit, fit_length, measure_lengths, run_sft, sft_rows  # noqa: E402
+from training.trainers.sft import (  # noqa: E402
+    LengthFit,
+    fit_length,
+    length_grouped_order,
+    measure_lengths,
+    run_sft,
+    sft_rows,
+)
 from training.trainers.tiny import build_tiny_model  # noqa: E402
 
 
@@ -88,8 +95,8 @@ class _PaddedLengths(TrainerCallback):
 
 
 def test_group_by_length_pads_less(tmp_path: Path) -> None:
-    # transformers' LengthGroupedSampler sorts rows by length within random megabatches (here 48 // (4 x 2) = 6
-    # batches of 2): the same rows, trainer seed and batch size pad far less than random batches.
+    # Rows sorted by length inside shuffled megabatches of 50 batches of 2 (48 rows: one megabatch): the same
+    # rows, seed and batch size pad far less than random batches.
     spec = DatasetSpec(name="sft-group", n=48, seed=5, distractors={"min": 0, "max": 3})
     generate_dataset(load_registry(DEFAULT_TOOLS_DIR), spec, tmp_path / "data")
     rows = [json.loads(line) for line in (tmp_path / "data" / "samples.jsonl").read_text().splitlines()]
@@ -105,3 +112,21 @@ def test_group_by_length_pads_less(tmp_path: Path) -> None:
         assert sum(n for n, _ in seen.batches) == len(rows)  # one pass reads every row once
         padding[group] = sum(n * width for n, width in seen.batches) - real
     assert 0 <= padding[True] < padding[False] / 2, padding
+
+
+def test_length_grouped_order_shuffles_the_batches() -> None:
+    # 960 rows in batches of 4 (the demo's SFT): each batch is near one length, and training does not walk from
+    # long to short rows (transformers' LengthGroupedSampler ends each megabatch on its shortest rows).
+    import random
+
+    rng = random.Random(3)
+    lengths = [rng.randint(200, 940) for _ in range(960)]
+    order = length_grouped_order(lengths, batch_size=4, seed=0)
+    assert sorted(order) == list(range(960))
+    batches = [[lengths[i] for i in order[k : k + 4]] for k in range(0, 960, 4)]
+    assert max(max(b) - min(b) for b in batches) < 60  # 200 rows per megabatch over a 740-token range
+    mean = sum(lengths) / len(lengths)
+    for part in (batches[:40], batches[-40:]):  # the first and the last 40 steps: both about the mean length
+        assert abs(sum(map(sum, part)) / (4 * len(part)) - mean) < 0.15 * mean
+    assert order != length_grouped_order(lengths, batch_size=4, seed=1)
+    assert order == length_grouped_order(lengths, batch_size=4, seed=0)
