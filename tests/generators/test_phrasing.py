@@ -373,3 +373,16 @@ def test_small_number_phrases_and_quoted_notes():
         'with notes saying "Quick sync with the Berlin office."'
     assert notes.render("Quick sync with the Berlin office.", _Fixed(0.9), _say) == \
         'saying "Quick sync with the Berlin office."'
+
+
+@pytest.mark.parametrize("text", [
+    "", "in ", "coming in", "x" * 60, "a " + "y" * 70 + "  ", "tail the auth-service", "ends with a dot. ",
+    "word" + " " * 80, "a long frame that is being filled, " * 3 + "and then in ", "é" * 50 + "in",
+    "prefix " + "z" * 47 + " ", "prefix " + "z" * 48, "12345 " * 20,
+])
+def test_last_word_reads_only_the_end_but_matches_a_full_search(text):
+    # glue reads the last 48 characters of a growing text; the match must equal a search of the whole text
+    from generators.phrasing import _LAST_WORD, _last_word
+
+    got, want = _last_word(text), _LAST_WORD.search(text)
+    assert (got.span(), got.groups()) == (want.span(), want.groups()) if want else got is None
