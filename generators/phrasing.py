@@ -800,6 +800,8 @@ _GAP = re.compile(r" {2,}| +(?=[,.?!])|(?<=,) *,|^[ ,]+|[ ,]+$")
 def said_once(texts: list[str], params: Sequence[str], args: Mapping[str, Any]) -> list[str]:
     """`texts` (one per parameter in `params`), the currency's made empty when another text already says it."""
     # The currency slot is left out when the amount already says the code ("366.73 SEK", not "... in SEK").
+    if _CURRENCY_PARAMS.isdisjoint(params):
+        return texts
     out = texts
     for i, p in enumerate(params):
         value = args.get(p)

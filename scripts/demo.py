@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -489,6 +490,11 @@ def evaluate(rows: Sequence[Mapping[str, Any]], label: str, model_path: Path, pl
 # --- the demo ------------------------------------------------------------------------------------------
 
 
+def _spread(values: Sequence[int]) -> dict[str, int]:
+    """Min, median and max of token counts, as the summary records them."""
+    return {"min": min(values), "median": int(statistics.median(values)), "max": max(values)}
+
+
 def answer_tokens(tokenizer: Any, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Token count of each row's reference answer in `tokenizer` (the eos the model must emit included).
 
@@ -538,8 +544,6 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
     Returns:
         The summary (also ``out_dir/summary.json``).
     """
-    import statistics
-
     import torch
     from transformers import AutoTokenizer
 
@@ -591,10 +595,7 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
         prompt_lengths = sorted(len(tokenizer(prompt_text(tokenizer, r, plan.template),
                                               add_special_tokens=False)["input_ids"]) for r in train_rows)
         answers = answer_tokens(tokenizer, train_rows)
-        lengths = {"prompt_tokens": {"min": prompt_lengths[0], "median": int(statistics.median(prompt_lengths)),
-                                     "max": prompt_lengths[-1]},
-                   "answer_tokens": {"min": min(answers), "median": int(statistics.median(answers)),
-                                     "max": max(answers)}}
+        lengths = {"prompt_tokens": _spread(prompt_lengths), "answer_tokens": _spread(answers)}
         console.say(f"training prompts {lengths['prompt_tokens']} tokens, reference answers "
                     f"{lengths['answer_tokens']} tokens ({plan.base}'s tokenizer)")
         if plan.fit_completion_margin is not None:
@@ -605,9 +606,7 @@ def run_demo(plan: DemoPlan, data_dir: Path, out_dir: Path, threads: int, comman
             max_new_tokens = max(held_answers) + plan.fit_completion_margin
             p95 = sorted(answers)[int(0.95 * (len(answers) - 1))]
             training["max_completion_length"] = p95 + plan.fit_completion_margin
-            lengths["heldout_answer_tokens"] = {"min": min(held_answers),
-                                                "median": int(statistics.median(held_answers)),
-                                                "max": max(held_answers)}
+            lengths["heldout_answer_tokens"] = _spread(held_answers)
             console.say(f"GRPO max_completion_length {training['max_completion_length']} (95th-percentile "
                         f"training answer + {plan.fit_completion_margin}); evaluation max_new_tokens "
                         f"{max_new_tokens} (longest held-out answer + {plan.fit_completion_margin})")

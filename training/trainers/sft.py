@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,8 +168,6 @@ def length_grouped_order(lengths: Sequence[int], batch_size: int, seed: int = 0,
     >>> sorted(order) == list(range(8)), [abs(lengths[a] - lengths[b]) for a, b in zip(order[::2], order[1::2])]
     (True, [1, 1, 1, 1])
     """
-    import random
-
     rng = random.Random(seed)
     rows = list(range(len(lengths)))
     rng.shuffle(rows)
